@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -35,7 +36,7 @@ class Calls:
     def count(self) -> int:
         return len(self.times)
 
-    async def wait_for(self, count: int, timeout: float = 5.0) -> None:
+    async def wait_for(self, count: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
         """Wait until at least ``count`` calls were recorded, failing after ``timeout``."""
         async with asyncio.timeout(timeout):
             while len(self.times) < count:
@@ -60,4 +61,4 @@ async def running(scheduler: Scheduler, stop_timeout: float = 5.0) -> AsyncItera
 
 
 def gaps(times: list[float]) -> list[float]:
-    return [b - a for a, b in zip(times, times[1:], strict=False)]
+    return [b - a for a, b in itertools.pairwise(times)]

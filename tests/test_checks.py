@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+from django.core.checks import run_checks
+from django.test import override_settings
+
+from autosched.checks import check_settings
+from autosched.conf import Settings
+
+
+def ids() -> list[str]:
+    return [message.id or "" for message in check_settings()]
+
+
+def test_the_defaults_pass() -> None:
+    assert check_settings() == []
+
+
+def test_the_checks_are_registered() -> None:
+    with override_settings(AUTOSCHED_SYNC_INTERVAL=0):
+        assert "autosched.E001" in [message.id for message in run_checks()]
+
+
+@pytest.mark.parametrize("bad", [0, -1, "1", True, float("nan"), float("inf"), None])
+def test_e001_sync_interval_must_be_a_positive_number(bad: object) -> None:
+    with override_settings(AUTOSCHED_SYNC_INTERVAL=bad):
+        [message] = check_settings()
+    assert message.id == "autosched.E001"
+    assert repr(bad) in message.msg
+    assert message.hint
+
+
+@pytest.mark.parametrize("good", [0.05, 1, 30])
+def test_e001_accepts_positive_numbers(good: float) -> None:
+    with override_settings(AUTOSCHED_SYNC_INTERVAL=good):
+        assert ids() == []
+
+
+@pytest.mark.parametrize("bad", [-1, "10", False, float("inf")])
+def test_e002_grace_period_must_be_a_number_not_below_zero(bad: object) -> None:
+    with override_settings(AUTOSCHED_GRACE_PERIOD=bad):
+        assert ids() == ["autosched.E002"]
+
+
+def test_e002_accepts_zero() -> None:
+    with override_settings(AUTOSCHED_GRACE_PERIOD=0):
+        assert ids() == []
+
+
+@pytest.mark.parametrize("bad", [0, -2, 4.0, "8", True])
+def test_e003_max_workers_must_be_a_positive_integer(bad: object) -> None:
+    with override_settings(AUTOSCHED_MAX_WORKERS=bad):
+        assert ids() == ["autosched.E003"]
+
+
+def test_w001_an_unknown_setting_gets_a_spelling_hint() -> None:
+    with override_settings(AUTOSCHED_SYNC_INTERVALS=2):
+        [message] = check_settings()
+    assert message.id == "autosched.W001"
+    assert "AUTOSCHED_SYNC_INTERVALS" in message.msg
+    assert message.hint == "Did you mean AUTOSCHED_SYNC_INTERVAL?"
+
+
+def test_w001_lists_the_known_settings_when_nothing_is_close() -> None:
+    with override_settings(AUTOSCHED_XYZ=1):
+        [message] = check_settings()
+    assert message.hint == f"Known settings: {', '.join(Settings.names())}."

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+
+from autosched.intervals import MAX_INTERVAL_SECONDS, humanize_interval
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (1, "every second"),
+        (2, "every 2 seconds"),
+        (60, "every minute"),
+        (90, "every 1 minute 30 seconds"),
+        (300, "every 5 minutes"),
+        (3_600, "every hour"),
+        (3_601, "every 1 hour 1 second"),
+        (7_200, "every 2 hours"),
+        (86_400, "every day"),
+        (90_061, "every 1 day 1 hour 1 minute 1 second"),
+        (172_800, "every 2 days"),
+        (MAX_INTERVAL_SECONDS, "every 365 days"),
+    ],
+)
+def test_humanize_interval_says_the_exact_interval(seconds: int, words: str) -> None:
+    assert humanize_interval(seconds) == words
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1.5, True, "60"])
+def test_humanize_interval_rejects_what_is_not_an_interval(bad: object) -> None:
+    with pytest.raises(ValueError, match=f"not {bad!r}"):
+        humanize_interval(bad)  # type: ignore[arg-type]

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+
+from autosched.models import PeriodicTask
+
+HEARTBEAT = "tests.testapp.tasks.heartbeat"
+
+pytestmark = pytest.mark.django_db
+
+
+def make(**fields: object) -> PeriodicTask:
+    values: dict[str, object] = {"name": "t", "function": HEARTBEAT, "interval_seconds": 60}
+    values.update(fields)
+    return PeriodicTask(**values)
+
+
+def test_a_valid_task_passes_full_clean() -> None:
+    make().full_clean()
+
+
+def test_str_is_the_name() -> None:
+    assert str(make(name="nightly")) == "nightly"
+
+
+def test_is_registered_follows_the_registry() -> None:
+    assert make().is_registered
+    assert make().registered_function is not None
+    assert not make(function="gone.module.func").is_registered
+    assert make(function="gone.module.func").registered_function is None
+
+
+def test_full_clean_rejects_an_unregistered_function_by_name() -> None:
+    with pytest.raises(ValidationError) as caught:
+        make(function="gone.module.func").full_clean()
+    assert caught.value.message_dict == {
+        "function": [
+            "gone.module.func is not a registered function. Choose one registered with "
+            "@autosched.register, or deploy the code that registers it."
+        ]
+    }
+
+
+def test_full_clean_excluding_function_accepts_an_unregistered_row() -> None:
+    # The admin's list editing leaves function out, so a dead row can still be disabled.
+    make(function="gone.module.func", enabled=False).full_clean(exclude=["function"])
+
+
+@pytest.mark.parametrize("bad", [0, -1, 31_536_001])
+def test_full_clean_rejects_an_interval_out_of_range(bad: int) -> None:
+    with pytest.raises(ValidationError) as caught:
+        make(interval_seconds=bad).full_clean()
+    assert list(caught.value.message_dict) == ["interval_seconds"]
+
+
+def test_the_database_rejects_an_interval_of_zero() -> None:
+    with pytest.raises(IntegrityError):
+        PeriodicTask.objects.create(name="t", function=HEARTBEAT, interval_seconds=0)
+
+
+def test_interval_display_is_in_words() -> None:
+    assert make(interval_seconds=300).interval_display == "every 5 minutes"
+    assert make(interval_seconds=None).interval_display == ""
+
+
+def test_timestamps_are_set_on_save() -> None:
+    task = make()
+    task.save()
+    assert task.created_at is not None
+    assert task.updated_at >= task.created_at
+
+
+def test_queryset_splits_registered_and_unregistered_rows() -> None:
+    PeriodicTask.objects.create(name="dead", function="gone.module.func", interval_seconds=5)
+    assert list(PeriodicTask.objects.unregistered().values_list("name", flat=True)) == ["dead"]
+    assert "dead" not in PeriodicTask.objects.registered().values_list("name", flat=True)
+    assert PeriodicTask.objects.registered().count() == 2
+
+
+def test_default_ordering_is_by_name() -> None:
+    PeriodicTask.objects.all().delete()
+    for name in ("b", "a", "c"):
+        PeriodicTask.objects.create(name=name, function=HEARTBEAT, interval_seconds=5)
+    assert list(PeriodicTask.objects.values_list("name", flat=True)) == ["a", "b", "c"]

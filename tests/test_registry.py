@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import pytest
+
+from autosched.models import PeriodicTask
+from autosched.registry import (
+    MAX_KEY_LENGTH,
+    RegisteredFunction,
+    RegistrationError,
+    Registry,
+    registry,
+    sync_defaults,
+)
+from tests.testapp import tasks
+
+
+def job() -> None:
+    pass
+
+
+async def async_job() -> None:
+    pass
+
+
+def other_job() -> None:
+    pass
+
+
+def test_bare_decorator_registers_under_the_dotted_path() -> None:
+    reg = Registry()
+    assert reg.register(job) is job
+    assert reg.get("tests.test_registry.job") == RegisteredFunction(
+        "tests.test_registry.job", job, None, True
+    )
+
+
+def test_decorator_with_arguments_keeps_the_defaults() -> None:
+    reg = Registry()
+    assert reg.register(interval_seconds=300, enabled=False)(job) is job
+    entry = reg.get("tests.test_registry.job")
+    assert entry is not None
+    assert (entry.interval_seconds, entry.enabled) == (300, False)
+
+
+def test_empty_parentheses_work_like_the_bare_decorator() -> None:
+    reg = Registry()
+    reg.register()(job)
+    assert "tests.test_registry.job" in reg
+
+
+def test_async_functions_are_registered_and_known_as_async() -> None:
+    reg = Registry()
+    reg.register(async_job)
+    entry = reg.get("tests.test_registry.async_job")
+    assert entry is not None
+    assert entry.is_async
+    assert not RegisteredFunction("k", job).is_async
+
+
+def test_lookups_are_sorted() -> None:
+    reg = Registry()
+    reg.register(other_job)
+    reg.register(job)
+    keys = ["tests.test_registry.job", "tests.test_registry.other_job"]
+    assert reg.keys() == keys
+    assert list(reg) == keys
+    assert len(reg) == 2
+    assert [key for key, _ in reg.items()] == keys
+    assert [entry.func for entry in reg.all()] == [job, other_job]
+    assert reg.choices() == [(key, key) for key in keys]
+
+
+def test_get_of_an_unknown_key_is_none() -> None:
+    assert Registry().get("nope") is None
+    assert "nope" not in Registry()
+
+
+def test_registering_the_same_function_again_is_harmless() -> None:
+    reg = Registry()
+    reg.register(job)
+    reg.register(interval_seconds=5)(job)
+    entry = reg.get("tests.test_registry.job")
+    assert entry is not None
+    assert entry.interval_seconds == 5
+
+
+def test_another_function_under_the_same_key_is_an_error_naming_it() -> None:
+    reg = Registry()
+    reg.register(job)
+
+    def job_twin() -> None:
+        pass
+
+    job_twin.__qualname__ = "job"
+    with pytest.raises(RegistrationError, match=r"tests\.test_registry\.job is already registered"):
+        reg.register(job_twin)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, 300.0, "300", True, 31_536_001])
+def test_a_bad_default_interval_is_an_error_naming_the_function(bad: object) -> None:
+    with pytest.raises(RegistrationError, match=r"tests\.test_registry\.job: interval_seconds"):
+        Registry().register(interval_seconds=bad)(job)  # type: ignore[arg-type]
+
+
+def test_a_default_interval_of_one_year_is_allowed() -> None:
+    reg = Registry()
+    reg.register(interval_seconds=31_536_000)(job)
+    assert "tests.test_registry.job" in reg
+
+
+def test_enabled_must_be_a_bool() -> None:
+    with pytest.raises(RegistrationError, match="enabled must be True or False, not 1"):
+        Registry().register(interval_seconds=5, enabled=1)(job)  # type: ignore[arg-type]
+
+
+def test_a_non_callable_is_an_error() -> None:
+    with pytest.raises(RegistrationError, match=r"needs a function, not 'x'"):
+        Registry().register("x")  # type: ignore[call-overload]
+
+
+def test_an_interval_given_positionally_gets_a_hint() -> None:
+    with pytest.raises(RegistrationError, match=r"did you mean register\(interval_seconds=300\)"):
+        Registry().register(300)  # type: ignore[call-overload]
+
+
+def test_a_function_that_needs_arguments_is_an_error() -> None:
+    def needs(x: int) -> None:
+        pass
+
+    with pytest.raises(RegistrationError, match=r"called with no arguments, but its signature is \(x"):
+        Registry().register(needs)
+
+
+def test_optional_arguments_are_fine() -> None:
+    def optional(x: int = 1, *args: object, **kwargs: object) -> None:
+        pass
+
+    Registry().register(optional)
+
+
+def test_a_callable_without_a_dotted_path_is_an_error() -> None:
+    class Job:
+        def __call__(self) -> None:
+            pass
+
+    with pytest.raises(RegistrationError, match="__module__ and __qualname__"):
+        Registry().register(Job())
+
+
+def test_a_key_too_long_for_a_row_name_is_an_error() -> None:
+    def job() -> None:
+        pass
+
+    job.__qualname__ = "x" * MAX_KEY_LENGTH
+    with pytest.raises(RegistrationError, match="longer than 200 characters"):
+        Registry().register(job)
+
+
+def test_the_testapp_tasks_module_was_autodiscovered() -> None:
+    assert registry.get("tests.testapp.tasks.heartbeat") == RegisteredFunction(
+        "tests.testapp.tasks.heartbeat", tasks.heartbeat, 300, True
+    )
+    assert "tests.testapp.tasks.no_default" in registry
+
+
+def test_register_is_importable_from_the_package() -> None:
+    import autosched
+
+    assert autosched.register == registry.register
+
+
+@pytest.mark.django_db
+def test_migrate_created_rows_for_registered_defaults_only() -> None:
+    rows = PeriodicTask.objects.values_list("name", "function", "interval_seconds", "enabled")
+    assert sorted(rows) == [
+        ("tests.testapp.tasks.async_heartbeat", "tests.testapp.tasks.async_heartbeat", 60, False),
+        ("tests.testapp.tasks.heartbeat", "tests.testapp.tasks.heartbeat", 300, True),
+    ]
+
+
+@pytest.mark.django_db
+def test_sync_defaults_creates_only_missing_rows() -> None:
+    PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").delete()
+    created = sync_defaults()
+    assert [task.function for task in created] == ["tests.testapp.tasks.heartbeat"]
+    assert sync_defaults() == []
+
+
+@pytest.mark.django_db
+def test_sync_defaults_never_overwrites_an_operator_change() -> None:
+    PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").update(
+        name="renamed", interval_seconds=7, enabled=False
+    )
+    assert sync_defaults() == []
+    task = PeriodicTask.objects.get(function="tests.testapp.tasks.heartbeat")
+    assert (task.name, task.interval_seconds, task.enabled) == ("renamed", 7, False)
+
+
+@pytest.mark.django_db
+def test_sync_defaults_skips_a_default_whose_name_another_row_took(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").update(
+        function="tests.testapp.tasks.no_default"
+    )
+    assert sync_defaults() == []
+    assert "another task is named tests.testapp.tasks.heartbeat" in caplog.text
+    assert not PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").exists()
+
+
+@pytest.mark.django_db
+def test_sync_defaults_of_a_registry_without_defaults_does_nothing() -> None:
+    reg = Registry()
+    reg.register(job)
+    assert reg.sync_defaults() == []
