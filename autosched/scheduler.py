@@ -41,6 +41,7 @@ from autosched.timing import (
 
 __all__ = [
     "DuplicateTaskError",
+    "RunEvent",
     "ScheduledTask",
     "Scheduler",
     "TaskNotFoundError",
@@ -95,6 +96,20 @@ class ScheduledTask:
             self.next_run = utcnow() + timedelta(seconds=self.interval_seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """What a listener hears: a run ``started``, ``finished`` or was ``skipped`` (overlap)."""
+
+    kind: Literal["started", "finished", "skipped"]
+    task: ScheduledTask
+    outcome: Outcome | None = None  # set when finished
+    duration: float | None = None  # seconds, set when finished
+    error: BaseException | None = None  # the exception of a failed run
+
+
+RunListener = Callable[[RunEvent], None]
+
+
 @dataclass(eq=False, slots=True)
 class _Entry:
     """Where a task sits on its grid: slot ``k`` is due at ``anchor + k * interval``."""
@@ -143,6 +158,7 @@ class Scheduler:
         self._stop_event: asyncio.Event | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._executor: ThreadPoolExecutor | None = None
+        self._listeners: list[RunListener] = []
 
     def __repr__(self) -> str:
         return f"<Scheduler {self._state} tasks={len(self.tasks)}>"
@@ -304,11 +320,7 @@ class Scheduler:
     def _launch(self, entry: _Entry, now: float, wall_now: datetime) -> None:
         task = entry.task
         if task.running:
-            task.skip_count += 1
-            logger.warning(
-                "Task %r is still running from its last slot; skipped this slot (no overlap).",
-                task.name,
-            )
+            self._skip(task, "Task %r is still running from its last slot; skipped this slot.")
             return
         entry.last_start = now
         self._begin(task, wall_now)
@@ -319,16 +331,37 @@ class Scheduler:
 
     # -- running a task ------------------------------------------------------------------
 
-    @staticmethod
-    def _begin(task: ScheduledTask, wall_now: datetime) -> None:
+    def add_listener(self, listener: RunListener) -> None:
+        """Call ``listener(event)`` on the loop thread when a run starts, ends or is skipped."""
+        self._listeners = [*self._listeners, listener]
+
+    def remove_listener(self, listener: RunListener) -> None:
+        """Stop calling ``listener``."""
+        self._listeners = [known for known in self._listeners if known is not listener]
+
+    def _notify(self, event: RunEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not break runs
+                logger.exception("Run listener %r failed on %s.", listener, event.kind)
+
+    def _skip(self, task: ScheduledTask, message: str) -> None:
+        task.skip_count += 1
+        logger.warning(message, task.name)
+        if self._listeners:
+            self._notify(RunEvent("skipped", task))
+
+    def _begin(self, task: ScheduledTask, wall_now: datetime) -> None:
         task.running = True
         task.last_run = wall_now
+        if self._listeners:
+            self._notify(RunEvent("started", task))
 
     async def run_task(self, task: ScheduledTask) -> None:
         """Run ``task`` once now, logging any error; skip it if it is already running."""
         if task.running:
-            task.skip_count += 1
-            logger.warning("Task %r is already running; not started again.", task.name)
+            self._skip(task, "Task %r is already running; not started again.")
             return
         with self._lock:
             entry = self._entries.get(task.name)
@@ -340,6 +373,7 @@ class Scheduler:
     async def _execute(self, task: ScheduledTask) -> None:
         started = time.perf_counter()
         outcome: Outcome = "error"
+        error: BaseException | None = None
         try:
             await self._call(task.func)
             outcome = "ok"
@@ -348,8 +382,10 @@ class Scheduler:
             if current is not None and current.cancelling():
                 outcome = "cancelled"
                 raise
+            error = asyncio.CancelledError()
             self._record_error(task, started, "cancelled itself")
         except BaseException as exc:  # a task must never take the loop down, whatever it raises
+            error = exc
             self._record_error(task, started, f"{type(exc).__name__}: {exc}")
         finally:
             duration = time.perf_counter() - started
@@ -362,6 +398,8 @@ class Scheduler:
                 logger.info("Task %r succeeded in %.3f s.", task.name, duration)
             elif outcome == "cancelled":
                 logger.warning("Task %r was cancelled after %.3f s.", task.name, duration)
+            if self._listeners:
+                self._notify(RunEvent("finished", task, outcome, duration, error))
 
     async def _call(self, func: Callable[[], Any]) -> None:
         if _is_async(func):

@@ -21,7 +21,7 @@ import pytest
 
 import autosched
 from autosched import ScheduledTask, Scheduler, setup_tasks_from_config
-from autosched.scheduler import DuplicateTaskError, TaskNotFoundError
+from autosched.scheduler import DuplicateTaskError, RunEvent, TaskNotFoundError
 from tests.core_helpers import Calls, gaps, running
 
 STATUS_KEYS = {"name", "enabled", "interval_seconds", "last_run", "next_run", "seconds_until_next"}
@@ -741,3 +741,58 @@ async def test_a_hundred_thousand_idle_tasks_cost_nothing_while_none_is_due() ->
     assert per_add < 50e-6  # generous for CI; bench/ measures the real figure
     assert cpu < 0.05
     assert scheduler.wakeups == 0
+
+
+# -- listeners -------------------------------------------------------------------------
+
+
+async def test_listeners_hear_each_run_start_finish_and_skip() -> None:
+    events: list[RunEvent] = []
+    release = asyncio.Event()
+
+    async def slow() -> None:
+        await release.wait()
+
+    def fail() -> None:
+        raise OSError("gone")
+
+    scheduler = Scheduler()
+    scheduler.add_listener(events.append)
+    scheduler.add_task("slow", slow, 3600)
+    scheduler.add_task("fail", fail, 3600)
+    first = asyncio.create_task(scheduler.run_task(scheduler.tasks["slow"]))
+    await asyncio.sleep(0)
+    await scheduler.run_task(scheduler.tasks["slow"])  # overlaps: skipped
+    release.set()
+    await first
+    await scheduler.run_task(scheduler.tasks["fail"])
+    seen = [(e.kind, e.task.name, e.outcome) for e in events]
+    assert seen == [
+        ("started", "slow", None),
+        ("skipped", "slow", None),
+        ("finished", "slow", "ok"),
+        ("started", "fail", None),
+        ("finished", "fail", "error"),
+    ]
+    assert isinstance(events[-1].error, OSError)
+    assert events[-1].duration is not None
+
+
+async def test_a_failing_listener_is_logged_and_runs_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(event: RunEvent) -> None:
+        raise RuntimeError("listener bug")
+
+    calls = Calls()
+    scheduler = Scheduler()
+    scheduler.add_listener(broken)
+    scheduler.add_task("t", calls, 3600)
+    with caplog.at_level(logging.ERROR, logger="autosched"):
+        await scheduler.run_task(scheduler.tasks["t"])
+    scheduler.remove_listener(broken)
+    await scheduler.run_task(scheduler.tasks["t"])
+    assert calls.count == 2
+    assert scheduler.tasks["t"].last_outcome == "ok"
+    failures = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Run listener")]
+    assert len(failures) == 2  # started and finished; nothing once removed
