@@ -18,17 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import inspect
 import itertools
 import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from autosched.runs import RunEvent, RunExecutor, RunListener, ScheduledTask, utcnow
 from autosched.timing import (
     DuplicateTaskError,
     TaskNotFoundError,
@@ -50,64 +49,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("autosched")
-
-Outcome = Literal["ok", "error", "cancelled"]
-_ERROR_TEXT_LIMIT = 500
-
-
-def utcnow() -> datetime:
-    """Return the current time as an aware UTC datetime."""
-    return datetime.now(UTC)
-
-
-def _is_async(func: Callable[..., Any]) -> bool:
-    call = getattr(func, "__call__", None)  # noqa: B004 - async __call__ on an instance
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(call)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-@dataclass(eq=False)
-class ScheduledTask:
-    """One function to call every ``interval_seconds``, with its in-memory run state."""
-
-    name: str
-    func: Callable[[], Any]
-    interval_seconds: int | float
-    last_run: datetime | None = None
-    next_run: datetime | None = None
-    enabled: bool = True
-    # Run state since the scheduler started; never persisted.
-    running: bool = field(default=False, init=False)
-    run_count: int = field(default=0, init=False)
-    error_count: int = field(default=0, init=False)
-    skip_count: int = field(default=0, init=False)
-    last_outcome: Outcome | None = field(default=None, init=False)
-    last_duration: float | None = field(default=None, init=False)
-    last_error: str | None = field(default=None, init=False)
-
-    def __post_init__(self) -> None:
-        check_name(self.name)
-        check_func(self.name, self.func)
-        self.interval_seconds = check_interval(self.name, self.interval_seconds)
-        if self.next_run is None and self.enabled:
-            self.next_run = utcnow() + timedelta(seconds=self.interval_seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class RunEvent:
-    """What a listener hears: a run ``started``, ``finished`` or was ``skipped`` (overlap)."""
-
-    kind: Literal["started", "finished", "skipped"]
-    task: ScheduledTask
-    outcome: Outcome | None = None  # set when finished
-    duration: float | None = None  # seconds, set when finished
-    error: BaseException | None = None  # the exception of a failed run
-
-
-RunListener = Callable[[RunEvent], None]
 
 
 @dataclass(eq=False, slots=True)
@@ -157,8 +98,7 @@ class Scheduler:
         self._firing = False  # inside _on_timer: re-arm once at the end, not per task
         self._stop_event: asyncio.Event | None = None
         self._inflight: set[asyncio.Task[None]] = set()
-        self._executor: ThreadPoolExecutor | None = None
-        self._listeners: list[RunListener] = []
+        self._runs = RunExecutor(max_workers)
 
     def __repr__(self) -> str:
         return f"<Scheduler {self._state} tasks={len(self.tasks)}>"
@@ -320,12 +260,12 @@ class Scheduler:
     def _launch(self, entry: _Entry, now: float, wall_now: datetime) -> None:
         task = entry.task
         if task.running:
-            self._skip(task, "Task %r is still running from its last slot; skipped this slot.")
+            self._runs.skip(task, "Task %r is still running from its last slot; skipped this slot.")
             return
         entry.last_start = now
-        self._begin(task, wall_now)
+        self._runs.begin(task, wall_now)
         assert self._loop is not None
-        run = self._loop.create_task(self._execute(task))
+        run = self._loop.create_task(self._runs.execute(task))
         self._inflight.add(run)
         run.add_done_callback(self._inflight.discard)
 
@@ -333,92 +273,23 @@ class Scheduler:
 
     def add_listener(self, listener: RunListener) -> None:
         """Call ``listener(event)`` on the loop thread when a run starts, ends or is skipped."""
-        self._listeners = [*self._listeners, listener]
+        self._runs.listeners = [*self._runs.listeners, listener]
 
     def remove_listener(self, listener: RunListener) -> None:
         """Stop calling ``listener``."""
-        self._listeners = [known for known in self._listeners if known is not listener]
-
-    def _notify(self, event: RunEvent) -> None:
-        for listener in self._listeners:
-            try:
-                listener(event)
-            except Exception:  # a broken listener must not break runs
-                logger.exception("Run listener %r failed on %s.", listener, event.kind)
-
-    def _skip(self, task: ScheduledTask, message: str) -> None:
-        task.skip_count += 1
-        logger.warning(message, task.name)
-        if self._listeners:
-            self._notify(RunEvent("skipped", task))
-
-    def _begin(self, task: ScheduledTask, wall_now: datetime) -> None:
-        task.running = True
-        task.last_run = wall_now
-        if self._listeners:
-            self._notify(RunEvent("started", task))
+        self._runs.listeners = [known for known in self._runs.listeners if known is not listener]
 
     async def run_task(self, task: ScheduledTask) -> None:
         """Run ``task`` once now, logging any error; skip it if it is already running."""
         if task.running:
-            self._skip(task, "Task %r is already running; not started again.")
+            self._runs.skip(task, "Task %r is already running; not started again.")
             return
         with self._lock:
             entry = self._entries.get(task.name)
             if entry is not None and entry.task is task:
                 entry.last_start = time.monotonic()
-        self._begin(task, self._wall_clock())
-        await self._execute(task)
-
-    async def _execute(self, task: ScheduledTask) -> None:
-        started = time.perf_counter()
-        outcome: Outcome = "error"
-        error: BaseException | None = None
-        try:
-            await self._call(task.func)
-            outcome = "ok"
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                outcome = "cancelled"
-                raise
-            error = asyncio.CancelledError()
-            self._record_error(task, started, "cancelled itself")
-        except BaseException as exc:  # a task must never take the loop down, whatever it raises
-            error = exc
-            self._record_error(task, started, f"{type(exc).__name__}: {exc}")
-        finally:
-            duration = time.perf_counter() - started
-            task.running = False
-            task.run_count += 1
-            task.last_duration = duration
-            task.last_outcome = outcome
-            if outcome == "ok":
-                task.last_error = None
-                logger.info("Task %r succeeded in %.3f s.", task.name, duration)
-            elif outcome == "cancelled":
-                logger.warning("Task %r was cancelled after %.3f s.", task.name, duration)
-            if self._listeners:
-                self._notify(RunEvent("finished", task, outcome, duration, error))
-
-    async def _call(self, func: Callable[[], Any]) -> None:
-        if _is_async(func):
-            await func()
-            return
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._get_executor(), func)
-        if inspect.isawaitable(result):  # a sync callable that returned a coroutine
-            await result
-
-    def _record_error(self, task: ScheduledTask, started: float, text: str) -> None:
-        task.error_count += 1
-        task.last_error = text[:_ERROR_TEXT_LIMIT]
-        logger.exception("Task %r failed after %.3f s.", task.name, time.perf_counter() - started)
-
-    def _get_executor(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="autosched")
-        return self._executor
+        self._runs.begin(task, self._wall_clock())
+        await self._runs.execute(task)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -449,9 +320,7 @@ class Scheduler:
                 await self._drain()
             finally:
                 with self._lock:
-                    if self._executor is not None:
-                        self._executor.shutdown(wait=False)
-                        self._executor = None
+                    self._runs.shutdown()
                     self._state = "stopped"
                     self._loop = None
                     self._loop_thread = None
@@ -517,35 +386,18 @@ class Scheduler:
                 return None
             return self._status(entry, time.monotonic(), self._wall_clock())
 
+    @staticmethod
+    def _status(entry: _Entry, now: float, wall_now: datetime) -> dict[str, Any]:
+        until = None
+        if entry.task.enabled and entry.due is not None:
+            until = round(max(entry.due - now, 0.0), 3)
+        return entry.task.status(until, wall_now)
+
     def get_all_tasks_status(self) -> dict[str, dict[str, Any]]:
         """Return the status dict of every task, by name."""
         with self._lock:
             now, wall_now = time.monotonic(), self._wall_clock()
             return {name: self._status(e, now, wall_now) for name, e in self._entries.items()}
-
-    @staticmethod
-    def _status(entry: _Entry, now: float, wall_now: datetime) -> dict[str, Any]:
-        task = entry.task
-        next_run: datetime | None = None
-        until: float | None = None
-        if task.enabled and entry.due is not None:
-            until = round(max(entry.due - now, 0.0), 3)
-            next_run = wall_now + timedelta(seconds=until)
-        return {
-            "name": task.name,
-            "enabled": task.enabled,
-            "interval_seconds": task.interval_seconds,
-            "last_run": _iso(task.last_run),
-            "next_run": _iso(next_run),
-            "seconds_until_next": until,
-            "running": task.running,
-            "last_outcome": task.last_outcome,
-            "last_duration": task.last_duration,
-            "last_error": task.last_error,
-            "run_count": task.run_count,
-            "error_count": task.error_count,
-            "skip_count": task.skip_count,
-        }
 
 
 TaskFunc = Callable[[], Any] | Callable[[], Awaitable[Any]]
