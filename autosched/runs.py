@@ -7,6 +7,7 @@ decides *how*.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import time
@@ -27,6 +28,12 @@ ERROR_TEXT_LIMIT = 500
 def utcnow() -> datetime:
     """Return the current time as an aware UTC datetime."""
     return datetime.now(UTC)
+
+
+@functools.lru_cache(maxsize=256)
+def interval_delta(seconds: float) -> timedelta:
+    """Return ``seconds`` as a timedelta; cached, as most tasks share a few intervals."""
+    return timedelta(seconds=seconds)
 
 
 def is_async(func: Callable[..., Any]) -> bool:
@@ -59,7 +66,7 @@ class ScheduledTask:
         check_func(self.name, self.func)
         self.interval_seconds = check_interval(self.name, self.interval_seconds)
         if self.next_run is None and self.enabled:
-            self.next_run = utcnow() + timedelta(seconds=self.interval_seconds)
+            self.next_run = utcnow() + interval_delta(self.interval_seconds)
 
     def status(self, seconds_until_next: float | None, wall_now: datetime) -> dict[str, Any]:
         """Return the status dict, given how far away the next run is (None: not scheduled)."""

@@ -121,7 +121,9 @@ class Scheduler:
             self.tasks[name] = task
             self._entries[name] = entry
             if task.enabled:
-                self._anchor(entry, time.monotonic(), first_slot=1)
+                # ScheduledTask already set next_run to one interval from now.
+                entry.anchor = time.monotonic()
+                self._schedule(entry, entry.anchor, wall_now=None)
 
     def remove_task(self, name: str) -> None:
         """Remove a task; a run in progress finishes but the task is not run again."""
@@ -173,18 +175,26 @@ class Scheduler:
     def _anchor(self, entry: _Entry, anchor: float, *, first_slot: int) -> None:
         entry.anchor = anchor
         entry.slot = first_slot
-        self._schedule(entry, time.monotonic())
+        self._schedule(entry, time.monotonic(), self._wall_clock())
 
-    def _schedule(self, entry: _Entry, now: float) -> None:
+    def _schedule(self, entry: _Entry, now: float, wall_now: datetime | None) -> None:
+        """Put ``entry``'s current slot on the heap (``wall_now=None``: next_run is set)."""
         task = entry.task
         entry.gen += 1
         entry.due = due = entry.anchor + entry.slot * task.interval_seconds
-        task.next_run = self._wall_clock() + timedelta(seconds=max(due - now, 0.0))
+        if wall_now is not None:
+            task.next_run = wall_now + timedelta(seconds=max(due - now, 0.0))
         heapq.heappush(self._heap, (due, next(self._tiebreak), task.name, entry.gen))
         if len(self._heap) > 2 * len(self._entries) + 1024:
             self._compact()
-        if self._state == "running" and not self._firing:
-            self._request_arm()
+        if self._state != "running" or self._firing:
+            return
+        # The common case, e.g. adding many tasks: the timer already fires before this slot
+        # and re-arms itself from the heap then. Safe from any thread: we hold the lock, and
+        # so does _on_timer while it clears the timer.
+        if self._timer is not None and self._timer_due <= due:
+            return
+        self._request_arm()
 
     def _compact(self) -> None:
         self._heap = [
@@ -228,13 +238,13 @@ class Scheduler:
         return entry is not None and entry.gen == item[3]
 
     def _on_timer(self) -> None:
-        self._timer = None
-        self.wakeups += 1
-        if self._state != "running":
-            return
-        now = time.monotonic()
-        heap = self._heap
         with self._lock:
+            self._timer = None
+            self.wakeups += 1
+            if self._state != "running":
+                return
+            now = time.monotonic()
+            heap = self._heap
             self._firing = True
             wall_now = self._wall_clock()
             while heap and heap[0][0] <= now:
@@ -253,7 +263,7 @@ class Scheduler:
                         entry.task.name,
                         missed,
                     )
-                self._schedule(entry, now)
+                self._schedule(entry, now, wall_now)
             self._firing = False
             self._arm()
 
@@ -330,14 +340,14 @@ class Scheduler:
     def _reanchor_overdue(self) -> None:
         # Slots that fell while the scheduler was not running are not made up for: such a task
         # starts a fresh cycle, its first run one interval after start().
-        now = time.monotonic()
+        now, wall_now = time.monotonic(), self._wall_clock()
         for entry in self._entries.values():
             if entry.task.enabled and (entry.due is None or entry.due <= now):
                 entry.anchor, entry.slot = now, 1
         self._heap = []
         for entry in self._entries.values():
             if entry.task.enabled:
-                self._schedule(entry, now)
+                self._schedule(entry, now, wall_now)
 
     async def _drain(self) -> None:
         if not self._inflight:

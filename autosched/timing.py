@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any
+from typing import Any, cast
 
 # Beyond this, wall-clock datetimes for "next run" overflow; no real schedule needs it.
 MAX_INTERVAL_SECONDS = 100 * 365 * 24 * 3600
@@ -43,6 +43,9 @@ def check_func(name: str, func: Any) -> None:
 
 def check_interval(name: str, interval: Any) -> int | float:
     """Return ``interval`` as seconds (> 0, finite), else raise naming the bad value."""
+    kind = type(interval)
+    if (kind is int or kind is float) and 0 < interval <= MAX_INTERVAL_SECONDS:
+        return cast(int | float, interval)  # the common case, without the ABC test below
     if isinstance(interval, bool) or not isinstance(interval, Real):
         raise TaskTypeError(
             f"Task {name!r}: interval_seconds must be a number of seconds, got {interval!r}."
