@@ -47,11 +47,12 @@ TEMPLATES = [
 ]
 
 if os.environ.get("AUTOSCHED_TEST_DB") == "postgres":
-    # pytest-django creates and drops the test database "test_autosched".
+    # pytest-django creates and drops the test database "test_autosched". Runs sharing one
+    # server at once (two Django versions in CI) need distinct names: AUTOSCHED_TEST_PG_NAME.
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": "autosched",
+            "NAME": os.environ.get("AUTOSCHED_TEST_PG_NAME", "autosched"),
             "HOST": "127.0.0.1",
             "PORT": "5432",
             "USER": "postgres",

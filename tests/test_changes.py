@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from autosched.models import PeriodicTask, ScheduleRevision, TaskChange
@@ -86,9 +89,13 @@ def test_raw_sql_is_logged(start: int) -> None:
 
 
 def test_rolled_back_write_leaves_no_change(start: int) -> None:
-    with pytest.raises(RuntimeError), transaction.atomic():
-        make_task()
-        raise RuntimeError("roll back")
+    def write_then_fail() -> None:
+        with transaction.atomic():
+            make_task()
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
     assert log_since(start) == []
     assert current_revision() == start
 
@@ -122,3 +129,58 @@ def test_migrating_back_drops_the_triggers() -> None:
     start = current_revision()
     task = make_task("again")
     assert log_since(start) == [(start + 1, task.id)]
+
+
+def test_recreated_counter_starts_above_the_logged_changes(start: int) -> None:
+    # A flush may delete the counter row but leave change rows (or delete them first).
+    make_task("a")
+    ScheduleRevision.objects.all().delete()
+    task = make_task("b")
+    assert log_since(start + 1) == [(start + 2, task.id)]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_a_later_writer_waits_and_gets_the_later_revision() -> None:
+    # Why "changes above N" is complete: whoever takes a revision holds the counter's row lock
+    # until commit, so no one can commit N+1 while N is still uncommitted.
+    first_task, second_task = make_task("a"), make_task("b")
+    start = current_revision()
+    first_wrote, release_first = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with transaction.atomic():
+            PeriodicTask.objects.filter(id=first_task.id).update(interval_seconds=5)
+            first_wrote.set()
+            release_first.wait(10)
+        connections.close_all()
+
+    def second() -> None:
+        first_wrote.wait(10)
+        PeriodicTask.objects.filter(id=second_task.id).update(interval_seconds=6)
+        connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not blocked_on_a_lock():
+            assert time.monotonic() < deadline, "the second writer never waited"
+            time.sleep(0.01)
+        assert log_since(start) == []
+    finally:
+        release_first.set()
+        for thread in threads:
+            thread.join(10)
+    assert log_since(start) == [(start + 1, first_task.id), (start + 2, second_task.id)]
+
+
+def blocked_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        (count,) = cursor.fetchone()
+    return bool(count)

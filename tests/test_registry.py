@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from autosched.models import PeriodicTask
@@ -99,7 +103,7 @@ def test_another_function_under_the_same_key_is_an_error_naming_it() -> None:
 @pytest.mark.parametrize("bad", [0, -1, 1.5, 300.0, "300", True, 31_536_001])
 def test_a_bad_default_interval_is_an_error_naming_the_function(bad: object) -> None:
     with pytest.raises(RegistrationError, match=r"tests\.test_registry\.job: interval_seconds"):
-        Registry().register(interval_seconds=bad)(job)  # type: ignore[arg-type]
+        Registry().register(interval_seconds=bad)(job)  # type: ignore[call-overload]
 
 
 def test_a_default_interval_of_one_year_is_allowed() -> None:
@@ -110,7 +114,7 @@ def test_a_default_interval_of_one_year_is_allowed() -> None:
 
 def test_enabled_must_be_a_bool() -> None:
     with pytest.raises(RegistrationError, match="enabled must be True or False, not 1"):
-        Registry().register(interval_seconds=5, enabled=1)(job)  # type: ignore[arg-type]
+        Registry().register(interval_seconds=5, enabled=1)(job)  # type: ignore[call-overload]
 
 
 def test_a_non_callable_is_an_error() -> None:
@@ -127,7 +131,9 @@ def test_a_function_that_needs_arguments_is_an_error() -> None:
     def needs(x: int) -> None:
         pass
 
-    with pytest.raises(RegistrationError, match=r"called with no arguments, but its signature is \(x"):
+    with pytest.raises(
+        RegistrationError, match=r"called with no arguments, but its signature is \(x"
+    ):
         Registry().register(needs)
 
 
@@ -161,6 +167,16 @@ def test_the_testapp_tasks_module_was_autodiscovered() -> None:
         "tests.testapp.tasks.heartbeat", tasks.heartbeat, 300, True
     )
     assert "tests.testapp.tasks.no_default" in registry
+
+
+def test_registering_needs_neither_django_settings_nor_django() -> None:
+    code = (
+        "import sys, autosched\n"
+        "autosched.register(interval_seconds=5)(lambda: None)\n"
+        "assert not [m for m in sys.modules if m.startswith('django')], 'django imported'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=30)
 
 
 def test_register_is_importable_from_the_package() -> None:

@@ -1,0 +1,126 @@
+"""The schedule: one ``PeriodicTask`` row per scheduled run of a registered function."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from autosched.changes import ScheduleRevision, TaskChange
+from autosched.intervals import MAX_INTERVAL_SECONDS, humanize_interval
+from autosched.registry import RegisteredFunction, registry
+
+__all__ = ["PeriodicTask", "PeriodicTaskQuerySet", "ScheduleRevision", "TaskChange"]
+
+
+class PeriodicTaskQuerySet(models.QuerySet["PeriodicTask"]):
+    """Queries over periodic tasks, split by whether their function is registered in code."""
+
+    def registered(self) -> PeriodicTaskQuerySet:
+        """Return the tasks whose function is registered in this process."""
+        return self.filter(function__in=registry.keys())
+
+    def unregistered(self) -> PeriodicTaskQuerySet:
+        """Return the tasks whose function is not registered (the scheduler skips them)."""
+        return self.exclude(function__in=registry.keys())
+
+
+class PeriodicTask(models.Model):
+    """Run a registered function every ``interval_seconds`` while ``enabled``."""
+
+    name = models.CharField(
+        _("name"),
+        max_length=200,
+        unique=True,
+        help_text=_("A unique name for this schedule, shown in the logs."),
+    )
+    function = models.CharField(
+        _("function"),
+        max_length=255,
+        db_index=True,
+        help_text=_(
+            "The function to run. Only functions registered in code with "
+            "@autosched.register can be chosen."
+        ),
+    )
+    interval_seconds = models.PositiveIntegerField(
+        _("interval (seconds)"),
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_INTERVAL_SECONDS)],
+        help_text=_(
+            "Seconds between two runs: a whole number from 1 to 31536000 (one year). "
+            "A running scheduler applies a change within about a second."
+        ),
+    )
+    enabled = models.BooleanField(
+        _("enabled"),
+        default=True,
+        help_text=_("Untick to stop running this task without deleting its schedule."),
+    )
+    description = models.TextField(
+        _("description"), blank=True, help_text=_("Notes for operators; not used by autosched.")
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = PeriodicTaskQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("name",)
+        verbose_name = _("periodic task")
+        verbose_name_plural = _("periodic tasks")
+        permissions = (("run_periodictask", "Can run periodic tasks now"),)
+        constraints = (
+            models.CheckConstraint(
+                condition=models.Q(interval_seconds__gte=1),
+                name="autosched_periodictask_interval_seconds_gte_1",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def registered_function(self) -> RegisteredFunction | None:
+        """Return what ``function`` names in the registry, or None if it is not registered."""
+        return registry.get(self.function)
+
+    @property
+    def is_registered(self) -> bool:
+        """Return whether ``function`` names a registered function."""
+        return self.function in registry
+
+    @property
+    def interval_display(self) -> str:
+        """Return the interval in words, e.g. "every 5 minutes"."""
+        if isinstance(self.interval_seconds, int) and self.interval_seconds >= 1:
+            return humanize_interval(self.interval_seconds)
+        return ""
+
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        """Validate the fields and reject a ``function`` that is not registered.
+
+        This lives here rather than in ``clean()`` so that a form leaving ``function`` out
+        (the admin's list editing) can still disable or retime a row whose function is gone.
+        """
+        errors: dict[str, list[ValidationError]] = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        checked = exclude is None or "function" not in exclude
+        if checked and "function" not in errors and self.function and not self.is_registered:
+            errors["function"] = [
+                ValidationError(
+                    _(
+                        "%(function)s is not a registered function. Choose one registered "
+                        "with @autosched.register, or deploy the code that registers it."
+                    ),
+                    code="unregistered",
+                    params={"function": self.function},
+                )
+            ]
+        if errors:
+            raise ValidationError(errors)
