@@ -1,0 +1,198 @@
+"""``manage.py runscheduler``: run the periodic tasks and apply database changes live."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import sys
+from argparse import ArgumentParser
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, Error, connections
+
+from autosched.conf import conf
+from autosched.intervals import humanize_interval
+from autosched.models import PeriodicTask
+from autosched.registry import registry
+from autosched.runner import SchedulerRunner, capture_signals, threads_blocking_exit
+from autosched.scheduler import Scheduler
+from autosched.sync import with_fresh_connections
+
+LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+#: Exit status of ``--run`` when the task does not exist or cannot be run (a usage error).
+USAGE_ERROR = 2
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the periodic tasks stored in the database, applying changes made through the "
+        "admin or the ORM within about a second, without a restart."
+    )
+    requires_migrations_checks = True
+    #: True when run as ``manage.py runscheduler`` (not ``call_command``): the process is ours.
+    owns_process = False
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        self.owns_process = True
+        super().run_from_argv(argv)
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--sync-interval",
+            type=float,
+            metavar="SECONDS",
+            help="Seconds between two checks for changed rows "
+            "(default: AUTOSCHED_SYNC_INTERVAL, 0.5).",
+        )
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            help='The database alias to read tasks from (default: "default").',
+        )
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument(
+            "--list", action="store_true", help="Print the tasks and their state, then exit."
+        )
+        mode.add_argument(
+            "--run",
+            metavar="NAME",
+            help="Run the task NAME once in the foreground; the exit status tells its outcome.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        using: str = options["database"]
+        if using not in connections:
+            raise CommandError(f"Unknown database alias {using!r}.")
+        with self._logging(options["verbosity"]):
+            if options["list"]:
+                self._list(using)
+            elif options["run"] is not None:
+                self._run_one(options["run"], using)
+            else:
+                self._serve(self._sync_interval(options["sync_interval"]), using)
+
+    def _sync_interval(self, value: float | None) -> float:
+        interval = conf.SYNC_INTERVAL if value is None else value
+        if isinstance(interval, bool) or not isinstance(interval, int | float):
+            raise CommandError(f"--sync-interval must be a number of seconds, not {interval!r}.")
+        if not (math.isfinite(interval) and interval > 0):
+            raise CommandError(f"--sync-interval must be more than 0 seconds, not {interval!r}.")
+        return float(interval)
+
+    @contextmanager
+    def _logging(self, verbosity: int) -> Iterator[None]:
+        logger = logging.getLogger("autosched")
+        previous_level = logger.level
+        logger.setLevel(LOG_LEVELS.get(verbosity, logging.DEBUG))
+        handler = None
+        # Leave the project's LOGGING alone when it routes "autosched" (or the root) anywhere.
+        if not logger.hasHandlers():
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter(LOG_FORMAT))
+            logger.addHandler(handler)
+        try:
+            yield
+        finally:
+            logger.setLevel(previous_level)
+            if handler is not None:
+                logger.removeHandler(handler)
+
+    def _list(self, using: str) -> None:
+        rows = list(
+            PeriodicTask.objects.using(using)
+            .order_by("name")
+            .values_list("name", "function", "interval_seconds", "enabled")
+        )
+        if not rows:
+            self.stdout.write("No periodic tasks.")
+            return
+        header = ("NAME", "FUNCTION", "INTERVAL", "ENABLED", "REGISTERED")
+        table = [header] + [
+            (
+                name,
+                function,
+                humanize_interval(interval),
+                "yes" if enabled else "no",
+                "yes" if function in registry else "NO",
+            )
+            for name, function, interval, enabled in rows
+        ]
+        widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+        for number, line in enumerate(table):
+            text = "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+            self.stdout.write(self.style.MIGRATE_HEADING(text) if number == 0 else text.rstrip())
+
+    def _run_one(self, name: str, using: str) -> None:
+        row = (
+            PeriodicTask.objects.using(using)
+            .filter(name=name)
+            .values_list("function", "interval_seconds")
+            .first()
+        )
+        if row is None:
+            raise CommandError(f"No periodic task is named {name!r}.", returncode=USAGE_ERROR)
+        function, interval = row
+        registered = registry.get(function)
+        if registered is None:
+            raise CommandError(
+                f"Task {name!r} names function {function!r}, which is not registered.",
+                returncode=USAGE_ERROR,
+            )
+        scheduler = Scheduler(grace_period=conf.GRACE_PERIOD, max_workers=1)
+        scheduler.add_task(name, with_fresh_connections(registered.func), interval)
+        task = scheduler.tasks[name]
+        asyncio.run(scheduler.run_task(task))
+        if task.last_outcome != "ok":
+            raise CommandError(f"Task {name!r} failed: {task.last_error}")
+        self.stdout.write(
+            self.style.SUCCESS(f"Task {name!r} succeeded in {task.last_duration:.3f} s.")
+        )
+
+    def _serve(self, sync_interval: float, using: str) -> None:
+        runner = SchedulerRunner(sync_interval=sync_interval, using=using)
+
+        async def main() -> None:
+            try:
+                await runner.load()
+            except Error as exc:
+                raise CommandError(
+                    f"Cannot load periodic tasks from database {using!r}: {exc}"
+                ) from exc
+            self._describe_start(runner)
+            await runner.run()
+
+        with capture_signals(runner):
+            asyncio.run(main())
+        self.stdout.write("Scheduler stopped.")
+        blocking = threads_blocking_exit() if self.owns_process else []
+        if blocking:
+            # Sync runs cannot be cancelled; the grace period is over, so do not let their
+            # threads hold the process (Python joins them at exit).
+            logging.getLogger("autosched").warning(
+                "Exiting without waiting for %d task run(s) still going after the grace period.",
+                len(blocking),
+            )
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+
+    def _describe_start(self, runner: SchedulerRunner) -> None:
+        tasks = runner.scheduler.tasks.values()
+        enabled = sum(task.enabled for task in tasks)
+        skipped = len(runner.sync.skipped)
+        connection = connections[runner.using]
+        summary = f"Loaded {enabled} enabled task(s) of {len(tasks) + skipped}"
+        if skipped:
+            summary += f" ({skipped} skipped, see the warnings)"
+        self.stdout.write(self.style.SUCCESS(summary + "."))
+        self.stdout.write(
+            f"Database {runner.using!r} ({connection.vendor}, "
+            f"{connection.settings_dict['NAME']}); checking for changes every "
+            f"{runner.sync_interval:g} s. Press Ctrl-C to stop."
+        )

@@ -1,0 +1,239 @@
+"""Keep a ``Scheduler`` in step with the ``PeriodicTask`` rows, reading only what changed."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, NamedTuple
+
+from django.db import close_old_connections, connections
+from django.utils import timezone
+
+from autosched.changes import ScheduleRevision, TaskChange
+from autosched.models import PeriodicTask
+from autosched.registry import registry
+from autosched.scheduler import Scheduler
+
+logger = logging.getLogger("autosched")
+
+#: Backends whose migration installed the change-logging triggers; others reload every sync.
+TRIGGER_VENDORS = frozenset({"sqlite", "postgresql", "mysql"})
+#: More changed rows than this in one poll are read by a full reload instead.
+MAX_CHANGES_PER_POLL = 1000
+#: How long change records are kept; a syncer that falls further behind reloads everything.
+CHANGE_RETENTION = timedelta(hours=1)
+#: Seconds between two prunings of old change records.
+PRUNE_EVERY = 60.0
+
+ROW_FIELDS = ("id", "name", "function", "interval_seconds", "enabled")
+
+
+class Row(NamedTuple):
+    """The columns of a ``PeriodicTask`` row that the scheduler needs."""
+
+    id: int
+    name: str
+    function: str
+    interval_seconds: int
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Rows read by one sync: the changed ones, or every row when ``full``."""
+
+    rows: dict[int, Row] = field(default_factory=dict)
+    deleted: frozenset[int] = frozenset()
+    full: bool = False
+
+    def __bool__(self) -> bool:
+        return self.full or bool(self.rows) or bool(self.deleted)
+
+
+def with_fresh_connections(func: Callable[[], Any]) -> Callable[[], Any]:
+    """Wrap a sync ``func`` so stale database connections are closed before and after it."""
+    if inspect.iscoroutinefunction(func):
+        return func
+
+    @functools.wraps(func)
+    def run() -> Any:
+        # Worker threads keep their connections between runs, like a request thread does:
+        # drop broken or expired ones on the way in and out, as Django does per request.
+        close_old_connections()
+        try:
+            return func()
+        finally:
+            close_old_connections()
+
+    return run
+
+
+class TaskSync:
+    """Read ``PeriodicTask`` changes from the database and apply them to a ``Scheduler``."""
+
+    def __init__(self, using: str = "default", *, clock: Callable[[], float] = time.monotonic):
+        self.using = using
+        #: Highest change revision read so far; None until the first full load.
+        self.revision: int | None = None
+        self._clock = clock
+        self._next_prune = clock()
+        self._applied: dict[int, Row] = {}  # rows the scheduler holds a task for
+        self._skipped: dict[int, Row] = {}  # rows left out, each warned about once
+        # One wrapper per function, shared by its rows: wrapping costs more than adding a task.
+        self._wrapped: dict[str, Callable[[], Any]] = {}
+
+    @property
+    def skipped(self) -> dict[int, Row]:
+        """Return the rows left out of the scheduler (unregistered function or bad value)."""
+        return dict(self._skipped)
+
+    # Reading (blocking: call these off the event loop) -------------------------------------
+
+    def load_all(self) -> dict[int, Row]:
+        """Read every row, remembering the revision they are at least as new as."""
+        # The revision is read before the rows: a change committed in between is then both
+        # in the rows and above the revision, and is merely applied twice, never missed.
+        self.revision = self._current_revision()
+        queryset = PeriodicTask.objects.using(self.using).order_by().values_list(*ROW_FIELDS)
+        return {row[0]: Row._make(row) for row in queryset}
+
+    def reload(self) -> Changes:
+        """Read every row as a full set of changes."""
+        return Changes(rows=self.load_all(), full=True)
+
+    def poll(self) -> Changes:
+        """Read the rows changed since the last sync, with one indexed query when idle."""
+        vendor = connections[self.using].vendor
+        if self.revision is None or vendor not in TRIGGER_VENDORS:
+            return self.reload()
+        self._prune_if_due()
+        current, log = self._changes_since(self.revision)
+        if current == self.revision:
+            return Changes()
+        # Committed revisions have no gaps (see the 0002 migration), so a log that does not
+        # continue from ours means pruned history or a reset counter: read everything.
+        if not log or log[0][0] != self.revision + 1 or len(log) > MAX_CHANGES_PER_POLL:
+            return self.reload()
+        ids = {task_id for _, task_id in log}
+        queryset = PeriodicTask.objects.using(self.using).filter(id__in=ids).order_by()
+        rows = {row[0]: Row._make(row) for row in queryset.values_list(*ROW_FIELDS)}
+        self.revision = log[-1][0]
+        return Changes(rows=rows, deleted=frozenset(ids - rows.keys()))
+
+    def _current_revision(self) -> int:
+        counter = ScheduleRevision.objects.using(self.using).filter(id=1)
+        revision = counter.values_list("revision", flat=True).first()
+        return revision or 0
+
+    def _changes_since(self, revision: int) -> tuple[int, list[tuple[int, int]]]:
+        connection = connections[self.using]
+        quote = connection.ops.quote_name
+        counter, log = quote(ScheduleRevision._meta.db_table), quote(TaskChange._meta.db_table)
+        # One statement reads the counter and the log together, so both come from one
+        # snapshot; the counter reveals changes even when their log rows were pruned.
+        sql = (
+            f"SELECT r.revision, c.revision, c.task_id FROM {counter} r "
+            f"LEFT JOIN {log} c ON c.revision > %s WHERE r.id = 1 "
+            "ORDER BY c.revision LIMIT %s"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [revision, MAX_CHANGES_PER_POLL + 1])
+            result = cursor.fetchall()
+        if not result:
+            return 0, []
+        return result[0][0], [(rev, task_id) for _, rev, task_id in result if rev is not None]
+
+    def _prune_if_due(self) -> None:
+        now = self._clock()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY
+        cutoff = timezone.now() - CHANGE_RETENTION
+        TaskChange.objects.using(self.using).filter(changed_at__lt=cutoff).delete()
+
+    # Applying (non-blocking: safe on the event loop) ---------------------------------------
+
+    def apply(self, scheduler: Scheduler, changes: Changes) -> None:
+        """Add, remove, enable, disable or retime scheduler tasks to match ``changes``."""
+        level = logging.DEBUG if changes.full else logging.INFO
+        gone = set(changes.deleted)
+        if changes.full:
+            gone |= (self._applied.keys() | self._skipped.keys()) - changes.rows.keys()
+        # Remove first, so a name freed by a rename or delete can be taken in the same batch.
+        for task_id in gone | changes.rows.keys():
+            self._take_out(scheduler, task_id, changes.rows.get(task_id), level)
+        for row in changes.rows.values():
+            self._put_in(scheduler, row, level)
+        if changes.full:
+            logger.debug(
+                "Synced %d periodic tasks (%d skipped)", len(self._applied), len(self._skipped)
+            )
+
+    def _take_out(self, scheduler: Scheduler, task_id: int, new: Row | None, level: int) -> None:
+        if new is None:
+            self._skipped.pop(task_id, None)
+        old = self._applied.get(task_id)
+        if old is None or (new and (new.name, new.function) == (old.name, old.function)):
+            return
+        del self._applied[task_id]
+        if old.name in scheduler.tasks:
+            scheduler.remove_task(old.name)
+            logger.log(level, "Removed task %r", old.name)
+
+    def _put_in(self, scheduler: Scheduler, row: Row, level: int) -> None:
+        registered = registry.get(row.function)
+        if registered is None:
+            self._skip(row, "its function %r is not registered", row.function)
+            return
+        try:
+            if row.id in self._applied and row.name in scheduler.tasks:
+                self._update(scheduler, row, level)
+            else:
+                func = self._wrapped.get(row.function)
+                if func is None:
+                    func = self._wrapped[row.function] = with_fresh_connections(registered.func)
+                scheduler.add_task(
+                    row.name,
+                    func,
+                    row.interval_seconds,
+                    enabled=row.enabled,
+                )
+                if logger.isEnabledFor(level):
+                    logger.log(level, "Added task %r (%s)", row.name, _describe(row))
+        except (ValueError, LookupError) as exc:
+            # A value the model allows but the scheduler rejects (say an interval of 0 set by
+            # raw SQL): stop running the row's old version rather than keep it silently.
+            if self._applied.pop(row.id, None) and row.name in scheduler.tasks:
+                scheduler.remove_task(row.name)
+            self._skip(row, "%s", exc)
+            return
+        self._applied[row.id] = row
+        self._skipped.pop(row.id, None)
+
+    def _update(self, scheduler: Scheduler, row: Row, level: int) -> None:
+        task = scheduler.tasks[row.name]
+        if task.interval_seconds != row.interval_seconds:
+            scheduler.update_task_interval(row.name, row.interval_seconds)
+            logger.log(level, "Retimed task %r to every %d s", row.name, row.interval_seconds)
+        if task.enabled != row.enabled:
+            if row.enabled:
+                scheduler.enable_task(row.name)
+            else:
+                scheduler.disable_task(row.name)
+            logger.log(level, "%s task %r", "Enabled" if row.enabled else "Disabled", row.name)
+
+    def _skip(self, row: Row, reason: str, *args: object) -> None:
+        # Warn once per row version: again only after the row itself changes.
+        if self._skipped.get(row.id) != row:
+            logger.warning("Skipping periodic task %r: " + reason, row.name, *args)
+        self._skipped[row.id] = row
+
+
+def _describe(row: Row) -> str:
+    state = "enabled" if row.enabled else "disabled"
+    return f"{row.function}, every {row.interval_seconds} s, {state}"

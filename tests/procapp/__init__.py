@@ -1,0 +1,1 @@
+"""Functions for the runscheduler processes started by the real-process tests."""

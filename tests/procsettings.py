@@ -1,0 +1,34 @@
+"""Settings for the runscheduler processes that tests/test_runscheduler.py starts.
+
+The database comes from AUTOSCHED_PROC_DB: a SQLite file path, or a PostgreSQL database name
+when AUTOSCHED_TEST_DB=postgres (as for the test run itself).
+"""
+
+from __future__ import annotations
+
+import os
+
+from tests.settings import *  # noqa: F403
+from tests.settings import INSTALLED_APPS
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.procapp"]
+
+if os.environ.get("AUTOSCHED_TEST_DB") == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("AUTOSCHED_PROC_DB", "autosched_proc"),
+            "HOST": "127.0.0.1",
+            "PORT": "5432",
+            "USER": "postgres",
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ.get("AUTOSCHED_PROC_DB", "autosched-proc.sqlite3"),
+        }
+    }
+
+AUTOSCHED_GRACE_PERIOD = float(os.environ.get("AUTOSCHED_PROC_GRACE_PERIOD", "10"))

@@ -1,0 +1,368 @@
+"""TaskSync: reading changed rows and applying them to a Scheduler."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from autosched.models import PeriodicTask, TaskChange
+from autosched.registry import registry
+from autosched.scheduler import Scheduler
+from autosched.sync import (
+    MAX_CHANGES_PER_POLL,
+    PRUNE_EVERY,
+    Changes,
+    Row,
+    TaskSync,
+    with_fresh_connections,
+)
+from tests.testapp import tasks
+
+SYNC = "tests.testapp.tasks.no_default"
+ASYNC = "tests.testapp.tasks.async_no_default"
+MISSING = "tests.testapp.tasks.not_registered"
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sync(clock: FakeClock) -> TaskSync:
+    return TaskSync(clock=clock)
+
+
+@pytest.fixture
+def scheduler() -> Scheduler:
+    return Scheduler()
+
+
+def make_task(name: str, function: str = SYNC, **fields: Any) -> PeriodicTask:
+    values: dict[str, Any] = {"interval_seconds": 60, "enabled": True, **fields}
+    return PeriodicTask.objects.create(name=name, function=function, **values)
+
+
+def first_sync(sync: TaskSync, scheduler: Scheduler) -> None:
+    sync.apply(scheduler, sync.reload())
+    # The first poll prunes old changes; later ones within a minute do not.
+    sync.apply(scheduler, sync.poll())
+
+
+def resync(sync: TaskSync, scheduler: Scheduler) -> Changes:
+    changes = sync.poll()
+    sync.apply(scheduler, changes)
+    return changes
+
+
+def test_first_sync_adds_enabled_and_disabled_rows(sync: TaskSync, scheduler: Scheduler) -> None:
+    make_task("on", interval_seconds=5)
+    make_task("off", ASYNC, enabled=False)
+    first_sync(sync, scheduler)
+    assert scheduler.tasks["on"].enabled
+    assert scheduler.tasks["on"].interval_seconds == 5
+    assert not scheduler.tasks["off"].enabled
+
+
+def test_created_row_is_added(sync: TaskSync, scheduler: Scheduler) -> None:
+    first_sync(sync, scheduler)
+    make_task("new", interval_seconds=7)
+    changes = resync(sync, scheduler)
+    assert not changes.full
+    assert scheduler.tasks["new"].interval_seconds == 7
+
+
+def test_disabled_then_enabled(sync: TaskSync, scheduler: Scheduler) -> None:
+    make_task("job")
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.filter(name="job").update(enabled=False)
+    resync(sync, scheduler)
+    assert not scheduler.tasks["job"].enabled
+    PeriodicTask.objects.filter(name="job").update(enabled=True)
+    resync(sync, scheduler)
+    assert scheduler.tasks["job"].enabled
+
+
+def test_retimed(sync: TaskSync, scheduler: Scheduler) -> None:
+    make_task("job", interval_seconds=60)
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.filter(name="job").update(interval_seconds=2)
+    resync(sync, scheduler)
+    assert scheduler.tasks["job"].interval_seconds == 2
+
+
+def test_renamed(sync: TaskSync, scheduler: Scheduler) -> None:
+    make_task("old")
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.filter(name="old").update(name="new")
+    resync(sync, scheduler)
+    assert "old" not in scheduler.tasks
+    assert "new" in scheduler.tasks
+
+
+def test_names_swapped_in_one_batch(sync: TaskSync, scheduler: Scheduler) -> None:
+    make_task("a", interval_seconds=1)
+    make_task("b", interval_seconds=2)
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.filter(name="a").update(name="tmp")
+    PeriodicTask.objects.filter(name="b").update(name="a")
+    PeriodicTask.objects.filter(name="tmp").update(name="b")
+    resync(sync, scheduler)
+    assert scheduler.tasks["a"].interval_seconds == 2
+    assert scheduler.tasks["b"].interval_seconds == 1
+
+
+def test_function_change_replaces_the_task(sync: TaskSync, scheduler: Scheduler) -> None:
+    make_task("job", SYNC)
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.filter(name="job").update(function=ASYNC)
+    resync(sync, scheduler)
+    assert scheduler.tasks["job"].func is tasks.async_no_default
+
+
+def test_deleted_row_is_removed(sync: TaskSync, scheduler: Scheduler) -> None:
+    make_task("job")
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.filter(name="job").delete()
+    changes = resync(sync, scheduler)
+    assert changes.deleted
+    assert "job" not in scheduler.tasks
+
+
+def test_name_freed_by_delete_is_reused_in_the_same_batch(
+    sync: TaskSync, scheduler: Scheduler
+) -> None:
+    make_task("job", interval_seconds=60)
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.filter(name="job").delete()
+    make_task("job", interval_seconds=9)
+    resync(sync, scheduler)
+    assert scheduler.tasks["job"].interval_seconds == 9
+
+
+def test_unregistered_row_is_skipped_with_one_warning(
+    sync: TaskSync, scheduler: Scheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_task("ghost", MISSING)
+    with caplog.at_level(logging.WARNING, logger="autosched"):
+        first_sync(sync, scheduler)
+        sync.apply(scheduler, sync.reload())
+        PeriodicTask.objects.filter(name="ghost").update(interval_seconds=60)  # unchanged row
+        resync(sync, scheduler)
+    assert "ghost" not in scheduler.tasks
+    warnings = [r for r in caplog.records if "ghost" in r.getMessage()]
+    assert len(warnings) == 1
+    assert MISSING in warnings[0].getMessage()
+    assert set(sync.skipped) == {PeriodicTask.objects.get(name="ghost").id}
+
+
+def test_unregistered_row_is_warned_again_after_it_changes(
+    sync: TaskSync, scheduler: Scheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_task("ghost", MISSING)
+    first_sync(sync, scheduler)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="autosched"):
+        PeriodicTask.objects.filter(name="ghost").update(interval_seconds=30)
+        resync(sync, scheduler)
+    assert len([r for r in caplog.records if "ghost" in r.getMessage()]) == 1
+
+
+def test_row_switched_to_unregistered_function_is_removed(
+    sync: TaskSync, scheduler: Scheduler
+) -> None:
+    make_task("job")
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.filter(name="job").update(function=MISSING)
+    resync(sync, scheduler)
+    assert "job" not in scheduler.tasks
+    PeriodicTask.objects.filter(name="job").update(function=SYNC)
+    resync(sync, scheduler)
+    assert "job" in scheduler.tasks
+    assert not sync.skipped
+
+
+def test_name_taken_by_a_task_added_in_code_is_skipped(
+    sync: TaskSync, scheduler: Scheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduler.add_task("job", lambda: None, 5)
+    make_task("job")
+    with caplog.at_level(logging.WARNING, logger="autosched"):
+        first_sync(sync, scheduler)
+    assert scheduler.tasks["job"].interval_seconds == 5
+    assert "already exists" in caplog.text
+
+
+def test_idle_poll_is_one_query(sync: TaskSync, scheduler: Scheduler) -> None:
+    for i in range(20):
+        make_task(f"job{i}")
+    first_sync(sync, scheduler)
+    with CaptureQueriesContext(connection) as queries:
+        changes = sync.poll()
+    assert not changes
+    assert len(queries) == 1
+    assert "autosched_periodictask" not in queries[0]["sql"]
+
+
+def test_poll_with_changes_reads_only_the_changed_rows(
+    sync: TaskSync, scheduler: Scheduler
+) -> None:
+    for i in range(20):
+        make_task(f"job{i}")
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.filter(name="job3").update(enabled=False)
+    with CaptureQueriesContext(connection) as queries:
+        changes = sync.poll()
+    assert [row.name for row in changes.rows.values()] == ["job3"]
+    assert len(queries) == 2
+
+
+def test_pruned_history_triggers_a_full_reload(sync: TaskSync, scheduler: Scheduler) -> None:
+    make_task("job")
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.filter(name="job").update(interval_seconds=3)
+    make_task("other")
+    TaskChange.objects.all().delete()
+    changes = resync(sync, scheduler)
+    assert changes.full
+    assert scheduler.tasks["job"].interval_seconds == 3
+    assert "other" in scheduler.tasks
+
+
+def test_partly_pruned_history_triggers_a_full_reload(sync: TaskSync, scheduler: Scheduler) -> None:
+    first_sync(sync, scheduler)
+    assert sync.revision is not None
+    make_task("a")
+    make_task("b")
+    TaskChange.objects.filter(revision=sync.revision + 1).delete()
+    assert resync(sync, scheduler).full
+    assert {"a", "b"} <= scheduler.tasks.keys()
+
+
+def test_many_changes_trigger_a_full_reload(sync: TaskSync, scheduler: Scheduler) -> None:
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.bulk_create(
+        PeriodicTask(name=f"bulk{i}", function=SYNC, interval_seconds=60)
+        for i in range(MAX_CHANGES_PER_POLL + 1)
+    )
+    assert resync(sync, scheduler).full
+    assert f"bulk{MAX_CHANGES_PER_POLL}" in scheduler.tasks
+
+
+def test_full_reload_removes_rows_deleted_meanwhile(sync: TaskSync, scheduler: Scheduler) -> None:
+    make_task("job")
+    make_task("ghost", MISSING)
+    first_sync(sync, scheduler)
+    PeriodicTask.objects.filter(name__in=["job", "ghost"]).delete()
+    sync.apply(scheduler, sync.reload())
+    assert "job" not in scheduler.tasks
+    assert not sync.skipped
+
+
+def test_old_changes_are_pruned_at_most_once_a_minute(
+    sync: TaskSync, scheduler: Scheduler, clock: FakeClock
+) -> None:
+    make_task("old")
+    TaskChange.objects.update(changed_at=timezone.now() - timedelta(hours=2))
+    first_sync(sync, scheduler)  # prunes
+    assert not TaskChange.objects.exists()
+    make_task("recent")
+    TaskChange.objects.update(changed_at=timezone.now() - timedelta(hours=2))
+    sync.poll()
+    assert TaskChange.objects.exists()  # not a minute later yet
+    clock.now += PRUNE_EVERY
+    sync.poll()
+    assert not TaskChange.objects.exists()
+
+
+def test_changes_is_false_when_empty() -> None:
+    row = Row(1, "job", SYNC, 60, True)
+    assert not Changes()
+    assert Changes(rows={1: row})
+    assert Changes(deleted=frozenset({1}))
+    assert Changes(full=True)
+
+
+def test_sync_functions_are_wrapped_for_fresh_connections(
+    sync: TaskSync, scheduler: Scheduler
+) -> None:
+    make_task("job", SYNC)
+    first_sync(sync, scheduler)
+    func = scheduler.tasks["job"].func
+    assert func is not tasks.no_default
+    assert getattr(func, "__wrapped__", None) is tasks.no_default
+
+
+def test_wrapper_closes_old_connections_around_the_call() -> None:
+    calls: list[str] = []
+    with mock.patch(
+        "autosched.sync.close_old_connections", side_effect=lambda: calls.append("close")
+    ):
+        with_fresh_connections(lambda: calls.append("run"))()
+    assert calls == ["close", "run", "close"]
+
+
+def test_wrapper_closes_connections_after_a_failure() -> None:
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    with (
+        mock.patch("autosched.sync.close_old_connections") as close,
+        pytest.raises(RuntimeError),
+    ):
+        with_fresh_connections(fail)()
+    assert close.call_count == 2
+
+
+def test_async_functions_are_not_wrapped() -> None:
+    assert with_fresh_connections(tasks.async_no_default) is tasks.async_no_default
+
+
+async def test_wrapped_sync_run_closes_connections_in_the_worker_thread() -> None:
+    seen: list[str] = []
+
+    def job() -> None:
+        seen.append("run")
+
+    scheduler = Scheduler()
+    scheduler.add_task("job", with_fresh_connections(job), 60)
+    with mock.patch(
+        "autosched.sync.close_old_connections", side_effect=lambda: seen.append("close")
+    ):
+        await scheduler.run_task(scheduler.tasks["job"])
+    assert seen == ["close", "run", "close"]
+
+
+def test_registry_is_consulted_not_imported(sync: TaskSync, scheduler: Scheduler) -> None:
+    # A row naming an importable but unregistered dotted path is not run.
+    make_task("sneaky", "os.getcwd")
+    first_sync(sync, scheduler)
+    assert "os.getcwd" not in registry
+    assert "sneaky" not in scheduler.tasks
+
+
+def test_backends_without_triggers_reload_every_sync(
+    sync: TaskSync, scheduler: Scheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("autosched.sync.TRIGGER_VENDORS", frozenset())
+    first_sync(sync, scheduler)
+    make_task("job")
+    assert resync(sync, scheduler).full
+    assert "job" in scheduler.tasks
