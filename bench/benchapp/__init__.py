@@ -1,0 +1,1 @@
+"""A Django app for bench/sync.py: registers the functions the benchmark's rows name."""
