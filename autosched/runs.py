@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import FunctionType, MethodType
 from typing import Any, Literal
 
 from autosched.timing import check_func, check_interval, check_name
@@ -36,10 +37,25 @@ def interval_delta(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def is_async(func: Callable[..., Any]) -> bool:
+def returns_coroutine(func: Callable[..., Any]) -> bool:
     """Return True if calling ``func`` gives a coroutine to await on the loop."""
+    try:
+        return _returns_coroutine_cached(func)
+    except TypeError:  # an unhashable callable object
+        return _returns_coroutine(func)
+
+
+def _returns_coroutine(func: Callable[..., Any]) -> bool:
+    if inspect.iscoroutinefunction(func):  # also sees through functools.partial
+        return True
+    if isinstance(func, FunctionType | MethodType):
+        return False
     call = getattr(func, "__call__", None)  # noqa: B004 - async __call__ on an instance
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(call)
+    return inspect.iscoroutinefunction(call)
+
+
+# Adding 100,000 tasks for a handful of functions should not inspect each one every time.
+_returns_coroutine_cached = functools.lru_cache(maxsize=1024)(_returns_coroutine)
 
 
 @dataclass(eq=False)
@@ -60,10 +76,13 @@ class ScheduledTask:
     last_outcome: Outcome | None = field(default=None, init=False)
     last_duration: float | None = field(default=None, init=False)
     last_error: str | None = field(default=None, init=False)
+    #: Whether ``func`` is awaited on the loop (else it runs in a worker thread).
+    is_async: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_name(self.name)
         check_func(self.name, self.func)
+        self.is_async = returns_coroutine(self.func)
         self.interval_seconds = check_interval(self.name, self.interval_seconds)
         if self.next_run is None and self.enabled:
             self.next_run = utcnow() + interval_delta(self.interval_seconds)
@@ -140,7 +159,7 @@ class RunExecutor:
         outcome: Outcome = "error"
         error: BaseException | None = None
         try:
-            await self._call(task.func)
+            await self._call(task)
             outcome = "ok"
         except asyncio.CancelledError:
             current = asyncio.current_task()
@@ -166,12 +185,12 @@ class RunExecutor:
             if self.listeners:
                 self.notify(RunEvent("finished", task, outcome, duration, error))
 
-    async def _call(self, func: Callable[[], Any]) -> None:
-        if is_async(func):
-            await func()
+    async def _call(self, task: ScheduledTask) -> None:
+        if task.is_async:
+            await task.func()
             return
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._get_pool(), func)
+        result = await loop.run_in_executor(self._get_pool(), task.func)
         if inspect.isawaitable(result):  # a sync callable that returned a coroutine
             await result
 

@@ -20,9 +20,10 @@ import contextlib
 import heapq
 import itertools
 import logging
+import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -49,6 +50,23 @@ __all__ = [
 ]
 
 logger = logging.getLogger("autosched")
+
+
+if sys.version_info >= (3, 12):
+
+    def _start_task(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None]:
+        # Eager start runs the task up to its first await right away (an async function's
+        # body, a sync function's hand-off to its thread) instead of one loop turn later.
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+
+else:  # pragma: no cover - Python 3.11
+
+    def _start_task(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None]:
+        return loop.create_task(coro)
 
 
 @dataclass(eq=False, slots=True)
@@ -238,6 +256,7 @@ class Scheduler:
         return entry is not None and entry.gen == item[3]
 
     def _on_timer(self) -> None:
+        due: list[ScheduledTask] = []
         with self._lock:
             self._timer = None
             self.wakeups += 1
@@ -252,7 +271,8 @@ class Scheduler:
                 if not self._is_current(item):
                     continue
                 entry = self._entries[item[2]]
-                self._launch(entry, now, wall_now)
+                if self._claim(entry, now, wall_now):
+                    due.append(entry.task)
                 entry.slot, missed = next_slot(
                     entry.anchor, entry.task.interval_seconds, entry.slot, now
                 )
@@ -266,16 +286,23 @@ class Scheduler:
                 self._schedule(entry, now, wall_now)
             self._firing = False
             self._arm()
+        # Started after the lock is released: an eagerly started run executes task code.
+        for task in due:
+            self._start_run(task)
 
-    def _launch(self, entry: _Entry, now: float, wall_now: datetime) -> None:
+    def _claim(self, entry: _Entry, now: float, wall_now: datetime) -> bool:
+        """Mark the entry's task running for this slot, or skip the slot if it still runs."""
         task = entry.task
         if task.running:
             self._runs.skip(task, "Task %r is still running from its last slot; skipped this slot.")
-            return
+            return False
         entry.last_start = now
         self._runs.begin(task, wall_now)
+        return True
+
+    def _start_run(self, task: ScheduledTask) -> None:
         assert self._loop is not None
-        run = self._loop.create_task(self._runs.execute(task))
+        run = _start_task(self._loop, self._runs.execute(task))
         self._inflight.add(run)
         run.add_done_callback(self._inflight.discard)
 

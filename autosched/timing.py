@@ -30,7 +30,7 @@ def check_name(name: Any) -> str:
     """Return ``name`` if it is a usable task name, else raise naming the bad value."""
     if not isinstance(name, str):
         raise TaskTypeError(f"Task name must be a string, got {name!r}.")
-    if not name.strip():
+    if not name or name.isspace():
         raise ValueError(f"Task name must not be empty or blank, got {name!r}.")
     return name
 
