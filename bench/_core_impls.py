@@ -92,7 +92,7 @@ class AutoschedImpl(Impl):
     def info(self) -> dict[str, Any]:
         sched = self.sched
         facts: dict[str, Any] = {}
-        for attr in ("max_workers", "_max_workers", "grace_period", "_grace_period"):
+        for attr in ("max_workers", "grace_period", "wakeups"):
             if sched is not None and hasattr(sched, attr):
                 facts[attr.lstrip("_")] = getattr(sched, attr)
         return facts
