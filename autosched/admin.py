@@ -13,19 +13,17 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from autosched.admin_status import LiveStatusAdmin
 from autosched.forms import PeriodicTaskForm
 from autosched.intervals import MAX_INTERVAL_SECONDS
 from autosched.models import PeriodicTask
 from autosched.registry import registry
+from autosched.targets import RUN_ON_WORKER
 
 if TYPE_CHECKING:
     from django import forms
     from django.db.models import Field
     from django.utils.functional import _StrOrPromise
-
-    _ModelAdmin = admin.ModelAdmin[PeriodicTask]
-else:  # Django's classes are not subscriptable at run time without django-stubs-ext.
-    _ModelAdmin = admin.ModelAdmin
 
 
 class RegisteredFilter(admin.SimpleListFilter):
@@ -50,20 +48,28 @@ class RegisteredFilter(admin.SimpleListFilter):
 
 
 @admin.register(PeriodicTask)
-class PeriodicTaskAdmin(_ModelAdmin):
+class PeriodicTaskAdmin(LiveStatusAdmin):
     """List, edit, enable and disable periodic tasks."""
 
     form = PeriodicTaskForm
-    list_display = ("name", "function_display", "interval_seconds", "interval_words", "enabled")
+    list_display = (
+        "name",
+        "function_display",
+        "interval_seconds",
+        "interval_words",
+        "enabled",
+        "target_display",
+    )
     list_editable = ("enabled", "interval_seconds")
     list_filter = ("enabled", RegisteredFilter, "function")
     search_fields = ("name", "function", "description")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "function", "interval_seconds", "enabled")}),
+        (_("Where it runs"), {"fields": ("run_on", "tasks_backend", "queue_name", "priority")}),
         (_("Notes"), {"fields": ("description", "created_at", "updated_at")}),
     )
-    actions = ("enable_tasks", "disable_tasks")
+    actions = ("enable_tasks", "disable_tasks", "run_now")
 
     def formfield_for_dbfield(
         self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any
@@ -73,6 +79,13 @@ class PeriodicTaskAdmin(_ModelAdmin):
             # Without this the form says ">= 0" (from PositiveIntegerField) for -1.
             kwargs.update(min_value=1, max_value=MAX_INTERVAL_SECONDS)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description=_("runs on"), ordering="run_on")
+    def target_display(self, task: PeriodicTask) -> str:
+        """Show where the runs go: this process, or a Tasks backend's queue."""
+        if task.run_on == RUN_ON_WORKER:
+            return f"worker: {task.tasks_backend} / {task.queue_name} (priority {task.priority})"
+        return str(_("scheduler process"))
 
     @admin.display(description=_("function"), ordering="function")
     def function_display(self, task: PeriodicTask) -> SafeString:

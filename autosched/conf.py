@@ -38,5 +38,25 @@ class Settings:
         """Threads available to sync task functions at once."""
         return cast(int, self._get("MAX_WORKERS", 32))
 
+    @property
+    def LEASE_TTL(self) -> float:
+        """Seconds the scheduler lease lasts without renewal (one active scheduler)."""
+        return cast(float, self._get("LEASE_TTL", 10.0))
+
+    @property
+    def LEASE_RENEW(self) -> float:
+        """Seconds between two renewals of the lease, or claims of it by a standby."""
+        return cast(float, self._get("LEASE_RENEW", 2.0))
+
+    @property
+    def STATUS_CACHE(self) -> str:
+        """The cache alias the scheduler publishes its live status to, for the admin to read."""
+        return cast(str, self._get("STATUS_CACHE", "default"))
+
+    @property
+    def STATUS_TTL(self) -> float:
+        """Seconds a published status stays valid; after that the scheduler counts as gone."""
+        return cast(float, self._get("STATUS_TTL", 5.0))
+
 
 conf = Settings()

@@ -9,6 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 from autosched.models import PeriodicTask
 from autosched.registry import registry
+from autosched.targets import backend_aliases
+
+TARGET_FIELDS = ("run_on", "tasks_backend", "queue_name", "priority")
 
 if TYPE_CHECKING:
     _ModelForm = forms.ModelForm[PeriodicTask]
@@ -29,7 +32,17 @@ class PeriodicTaskForm(_ModelForm):
 
     class Meta:
         model = PeriodicTask
-        fields = ("name", "function", "interval_seconds", "enabled", "description")
+        fields = (
+            "name",
+            "function",
+            "interval_seconds",
+            "enabled",
+            "run_on",
+            "tasks_backend",
+            "queue_name",
+            "priority",
+            "description",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -42,3 +55,19 @@ class PeriodicTaskForm(_ModelForm):
         function = self.fields["function"]
         assert isinstance(function, forms.ChoiceField)
         function.choices = choices
+        self._set_up_target()
+
+    def _set_up_target(self) -> None:
+        if "tasks_backend" in self.fields:
+            # Offer the TASKS setting's aliases, and the row's own value even if it is no longer
+            # configured (the model rejects it only for worker runs).
+            current = self.instance.tasks_backend
+            self.fields["tasks_backend"] = forms.ChoiceField(
+                label=_("Tasks backend"),
+                choices=[(alias, alias) for alias in sorted({*backend_aliases(), current} - {""})],
+                help_text=self.fields["tasks_backend"].help_text,
+            )
+        for name in TARGET_FIELDS:
+            if name in self.fields:
+                # Left out of the posted data, a field keeps the row's value or the default.
+                self.fields[name].required = False

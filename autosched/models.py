@@ -12,6 +12,15 @@ from django.utils.translation import gettext_lazy as _
 from autosched.changes import ScheduleRevision, TaskChange
 from autosched.intervals import MAX_INTERVAL_SECONDS, humanize_interval
 from autosched.registry import RegisteredFunction, registry
+from autosched.targets import (
+    DEFAULT_BACKEND,
+    DEFAULT_QUEUE,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    RUN_IN_PROCESS,
+    RUN_ON_CHOICES,
+    check_backend,
+)
 
 __all__ = ["PeriodicTask", "PeriodicTaskQuerySet", "ScheduleRevision", "TaskChange"]
 
@@ -61,6 +70,28 @@ class PeriodicTask(models.Model):
     )
     description = models.TextField(
         _("description"), blank=True, help_text=_("Notes for operators; not used by autosched.")
+    )
+    run_on = models.CharField(
+        _("run on"),
+        max_length=20,
+        choices=RUN_ON_CHOICES,
+        default=RUN_IN_PROCESS,
+        help_text=_("Run in the scheduler process, or enqueue each run for a Django Tasks worker."),
+    )
+    tasks_backend = models.CharField(
+        _("Tasks backend"),
+        max_length=100,
+        default=DEFAULT_BACKEND,
+        help_text=_("For worker runs: the alias of a backend in the TASKS setting."),
+    )
+    queue_name = models.CharField(
+        _("queue"), max_length=100, default=DEFAULT_QUEUE, help_text=_("For worker runs.")
+    )
+    priority = models.SmallIntegerField(
+        _("priority"),
+        default=0,
+        validators=[MinValueValidator(MIN_PRIORITY), MaxValueValidator(MAX_PRIORITY)],
+        help_text=_("For worker runs: from -100 to 100; higher runs first."),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -122,5 +153,12 @@ class PeriodicTask(models.Model):
                     params={"function": self.function},
                 )
             ]
+        problem = check_backend(self.run_on, self.tasks_backend)
+        if problem and not errors.keys() & {"run_on", "tasks_backend"}:
+            errors["tasks_backend"] = [ValidationError(problem, code="unknown_backend")]
         if errors:
             raise ValidationError(errors)
+
+
+from autosched.leases import SchedulerLease  # noqa: E402,F401
+from autosched.runrequests import RunRequest  # noqa: E402,F401

@@ -19,6 +19,8 @@ from typing import NoReturn, TypeVar
 from django.db import DEFAULT_DB_ALIAS, Error, connections
 
 from autosched.conf import conf
+from autosched.leadership import Leadership
+from autosched.operations import Operations
 from autosched.registry import sync_defaults
 from autosched.scheduler import Scheduler
 from autosched.sync import Changes, TaskSync
@@ -54,7 +56,14 @@ class SchedulerRunner:
         if scheduler is None:
             scheduler = Scheduler(grace_period=conf.GRACE_PERIOD, max_workers=conf.MAX_WORKERS)
         self.scheduler = scheduler
-        self.sync = TaskSync(using)
+        #: The lease that makes this process the one active scheduler among many.
+        self.leadership = Leadership(using)
+        self.sync = TaskSync(using, guard=self.leadership.holds)
+        #: Live status, signals and Run now requests.
+        self.operations = Operations(
+            scheduler, using=using, info={"sync_interval": self.sync_interval}
+        )
+        self.operations.set_active(False)  # a standby until the lease is ours
         #: Consecutive failed syncs; 0 while the database answers.
         self.failures = 0
         self._loaded = False
@@ -84,12 +93,21 @@ class SchedulerRunner:
                 await self.load()
             if self._stop_requested:
                 return
-            running = asyncio.create_task(self.scheduler.start())
+            self.operations.start()
+            # Rows are synced whether or not this process is the active scheduler, so that a
+            # standby taking over starts with the schedule as it is.
+            running = asyncio.create_task(
+                self.leadership.serve(self.scheduler, on_change=self.operations.set_active)
+            )
             try:
                 await self._sync_until_stopped()
             finally:
                 self.scheduler.stop()
-                await running
+                self.leadership.resign()
+                try:
+                    await running
+                finally:
+                    await self.operations.stop()
         finally:
             self._loop = self._wakeup = None
             await self.aclose()
@@ -139,6 +157,7 @@ class SchedulerRunner:
             changes = await self.sync_once()
             if changes is not None:
                 self.sync.apply(self.scheduler, changes)
+                await self.operations.serve_requests(self._in_db_thread)
             now = loop.time()
             if self.failures:
                 due = now + self.backoff()

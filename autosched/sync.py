@@ -18,6 +18,14 @@ from autosched.changes import ScheduleRevision, TaskChange
 from autosched.models import PeriodicTask
 from autosched.registry import registry
 from autosched.scheduler import Scheduler
+from autosched.targets import (
+    DEFAULT_BACKEND,
+    DEFAULT_QUEUE,
+    RUN_IN_PROCESS,
+    RUN_ON_WORKER,
+    enqueuer,
+    guarded,
+)
 
 logger = logging.getLogger("autosched")
 
@@ -30,7 +38,17 @@ CHANGE_RETENTION = timedelta(hours=1)
 #: Seconds between two prunings of old change records.
 PRUNE_EVERY = 60.0
 
-ROW_FIELDS = ("id", "name", "function", "interval_seconds", "enabled")
+ROW_FIELDS = (
+    "id",
+    "name",
+    "function",
+    "interval_seconds",
+    "enabled",
+    "run_on",
+    "tasks_backend",
+    "queue_name",
+    "priority",
+)
 
 
 class Row(NamedTuple):
@@ -41,6 +59,14 @@ class Row(NamedTuple):
     function: str
     interval_seconds: int
     enabled: bool
+    run_on: str = RUN_IN_PROCESS
+    tasks_backend: str = DEFAULT_BACKEND
+    queue_name: str = DEFAULT_QUEUE
+    priority: int = 0
+
+    def callable_key(self) -> tuple[object, ...]:
+        """Return what the task's callable is built from: a change means a new task."""
+        return (self.name, self.function, *self[5:])
 
 
 @dataclass(frozen=True)
@@ -76,8 +102,16 @@ def with_fresh_connections(func: Callable[[], Any]) -> Callable[[], Any]:
 class TaskSync:
     """Read ``PeriodicTask`` changes from the database and apply them to a ``Scheduler``."""
 
-    def __init__(self, using: str = "default", *, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        using: str = "default",
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        guard: Callable[[], bool] | None = None,
+    ):
         self.using = using
+        #: Asked right before each run starts; the run is not started while it returns False.
+        self.guard = guard
         #: Highest change revision read so far; None until the first full load.
         self.revision: int | None = None
         self._clock = clock
@@ -178,7 +212,7 @@ class TaskSync:
         if new is None:
             self._skipped.pop(task_id, None)
         old = self._applied.get(task_id)
-        if old is None or (new and (new.name, new.function) == (old.name, old.function)):
+        if old is None or (new and new.callable_key() == old.callable_key()):
             return
         del self._applied[task_id]
         if old.name in scheduler.tasks:
@@ -194,9 +228,7 @@ class TaskSync:
             if row.id in self._applied and row.name in scheduler.tasks:
                 self._update(scheduler, row, level)
             else:
-                func = self._wrapped.get(row.function)
-                if func is None:
-                    func = self._wrapped[row.function] = with_fresh_connections(registered.func)
+                func = self._callable(row, registered.func)
                 scheduler.add_task(
                     row.name,
                     func,
@@ -214,6 +246,25 @@ class TaskSync:
             return
         self._applied[row.id] = row
         self._skipped.pop(row.id, None)
+
+    def _callable(self, row: Row, func: Callable[[], Any]) -> Callable[[], Any]:
+        if row.run_on == RUN_ON_WORKER:
+            # Keeps its thread's connection between slots: see autosched.targets.enqueuer.
+            run = enqueuer(
+                row.function,
+                row.name,
+                backend=row.tasks_backend,
+                queue_name=row.queue_name,
+                priority=row.priority,
+            )
+            return run if self.guard is None else guarded(run, self.guard, row.name)
+        wrapped = self._wrapped.get(row.function)
+        if wrapped is None:
+            wrapped = with_fresh_connections(func)
+            if self.guard is not None:
+                wrapped = guarded(wrapped, self.guard, row.function)
+            self._wrapped[row.function] = wrapped
+        return wrapped
 
     def _update(self, scheduler: Scheduler, row: Row, level: int) -> None:
         task = scheduler.tasks[row.name]
@@ -236,4 +287,7 @@ class TaskSync:
 
 def _describe(row: Row) -> str:
     state = "enabled" if row.enabled else "disabled"
-    return f"{row.function}, every {row.interval_seconds} s, {state}"
+    where = ""
+    if row.run_on == RUN_ON_WORKER:
+        where = f", enqueued to {row.tasks_backend}/{row.queue_name}"
+    return f"{row.function}, every {row.interval_seconds} s, {state}{where}"

@@ -32,3 +32,4 @@ else:
     }
 
 AUTOSCHED_GRACE_PERIOD = float(os.environ.get("AUTOSCHED_PROC_GRACE_PERIOD", "10"))
+AUTOSCHED_STATUS_TTL = float(os.environ.get("AUTOSCHED_PROC_STATUS_TTL", "5"))

@@ -68,7 +68,15 @@ else:
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Shared across processes, as autosched.W002 asks: the scheduler processes that tests start
+# publish their status here. The directory is made once per test run and inherited by them.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ.get("AUTOSCHED_TEST_CACHE")
+        or os.environ.setdefault("AUTOSCHED_TEST_CACHE", tempfile.mkdtemp(prefix="autosched-")),
+    }
+}
 # Fast hashing: the admin tests log users in.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_URL = "static/"

@@ -133,7 +133,8 @@ async def test_retime_after_a_run_counts_from_the_last_run() -> None:
         await calls.wait_for(1)
         scheduler.update_task_interval("t", 0.3)
         await calls.wait_for(2)
-    assert 0.3 <= calls.times[1] - calls.times[0] < 0.33
+    # Times are taken in the worker thread, so each carries its own hand-off delay.
+    assert 0.295 <= calls.times[1] - calls.times[0] < 0.33
 
 
 async def test_retime_to_an_interval_already_elapsed_runs_once_now() -> None:

@@ -1,0 +1,289 @@
+"""One active scheduler among many: a lease in the database, renewed by a thread of its own.
+
+Every ``runscheduler`` process tries to claim the lease row every ``AUTOSCHED_LEASE_RENEW``
+seconds; the one that holds it renews it and is *active*, the others stand by. Expiry is
+computed by the database's clock, so clock skew between hosts does not matter. This process's
+idea of how long it may still act is measured on its own monotonic clock from the *start* of
+its last successful renewal, minus a margin, so it stops launching runs before the row can
+expire and pass to another process: no slot runs twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Literal
+
+from django.db import DEFAULT_DB_ALIAS, Error, connections
+
+from autosched.conf import conf
+from autosched.leases import SchedulerLease
+from autosched.scheduler import Scheduler
+
+logger = logging.getLogger("autosched")
+
+Role = Literal["active", "standby"]
+#: Share of the TTL kept in hand: an active scheduler stops this long before its lease ends.
+MARGIN_SHARE = 0.2
+#: Seconds before the first retry after a database error (doubling up to the renew interval).
+RETRY_AFTER_ERROR = 0.25
+
+
+def make_holder_id() -> str:
+    """Return an id naming this process: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Leadership:
+    """Hold the scheduler lease while possible; say at any moment whether this process may act."""
+
+    def __init__(
+        self,
+        using: str = DEFAULT_DB_ALIAS,
+        *,
+        name: str = "default",
+        ttl: float | None = None,
+        renew_every: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.using = using
+        self.name = name
+        self.ttl = float(conf.LEASE_TTL if ttl is None else ttl)
+        self.renew_every = float(conf.LEASE_RENEW if renew_every is None else renew_every)
+        if not 0 < self.renew_every < self.ttl * (1 - MARGIN_SHARE):
+            raise ValueError(
+                f"The lease renewal interval ({self.renew_every:g} s) must be more than 0 and "
+                f"well below the lease TTL ({self.ttl:g} s)."
+            )
+        self.holder = make_holder_id()
+        #: Called with True on gaining the lease and False on losing it, from any thread.
+        self.on_change: Callable[[bool], None] | None = None
+        self.failures = 0  # consecutive failed attempts (database errors)
+        self._clock = clock
+        self._valid_until: float | None = None  # local monotonic deadline while active
+        self._last_holder: str | None = None
+        self._cond = threading.Condition()  # guards the deadline; wakes the threads
+        self._transition = threading.Lock()
+        self._closing = False
+        self._resigned = False
+        self._wake: Callable[[], None] | None = None  # wakes serve() from any thread
+        self._threads: list[threading.Thread] = []
+
+    def __repr__(self) -> str:
+        return f"<Leadership {self.name!r} {self.role} as {self.holder}>"
+
+    # -- state (any thread) ----------------------------------------------------------------
+
+    def holds(self) -> bool:
+        """Return whether this process may launch runs now (lease held, not about to end)."""
+        deadline = self._valid_until  # one read, no lock: called before every run
+        return deadline is not None and self._clock() < deadline
+
+    @property
+    def role(self) -> Role:
+        """Return "active" while this process holds the lease, else "standby"."""
+        return "active" if self.holds() else "standby"
+
+    def _set_valid_until(
+        self,
+        deadline: float | None,
+        reason: str = "",
+        *,
+        unless_renewed: float | None = None,
+        quiet: bool = False,
+    ) -> None:
+        # One transition at a time, each announced before the next: the renewal and the
+        # watchdog threads both come here.
+        with self._transition:
+            with self._cond:
+                if unless_renewed is not None and self._valid_until != unless_renewed:
+                    return
+                was = self._valid_until is not None
+                self._valid_until = deadline
+                self._cond.notify_all()
+            if was == (deadline is not None):
+                return
+            if deadline is not None:
+                logger.warning(
+                    "Acquired the scheduler lease %r as %s: this process is the active scheduler.",
+                    self.name,
+                    self.holder,
+                )
+            elif not quiet:
+                logger.warning("Lost the scheduler lease %r (%s): standing by.", self.name, reason)
+            if self.on_change is not None:
+                self.on_change(deadline is not None)
+
+    # -- talking to the database (blocking: the lease thread, or tests) --------------------
+
+    def attempt(self) -> bool:
+        """Claim or renew the lease once; return whether this process holds it now."""
+        started = self._clock()
+        try:
+            won = SchedulerLease.claim(self.name, self.holder, self.ttl, using=self.using)
+            if not won:
+                self._report_holder()
+        except Error as exc:
+            self._report_failure(exc)
+            return self.holds()
+        if self.failures:
+            logger.warning("Database %r answers the lease thread again.", self.using)
+            self.failures = 0
+        if won:
+            self._set_valid_until(started + self.ttl * (1 - MARGIN_SHARE))
+        else:
+            self._set_valid_until(None, "another process holds it")
+        return won
+
+    def release(self) -> None:
+        """Give the lease up at once, so that a standby takes over without waiting."""
+        self._set_valid_until(None, quiet=True)
+        try:
+            if SchedulerLease.release(self.name, self.holder, using=self.using):
+                logger.info("Released the scheduler lease %r.", self.name)
+        except Error as exc:
+            logger.warning("Cannot release the scheduler lease %r: %s", self.name, exc)
+
+    def _report_holder(self) -> None:
+        lease = SchedulerLease.current(self.name, using=self.using)
+        holder = lease.holder if lease is not None else None
+        if holder != self._last_holder and lease is not None:
+            logger.info(
+                "Standing by: the scheduler lease %r is held by %s (until %s).",
+                self.name,
+                lease.holder,
+                lease.expires_at.isoformat(),
+            )
+        self._last_holder = holder
+
+    def _report_failure(self, exc: Error) -> None:
+        self.failures += 1
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # One warning per outage, not one every renewal interval.
+        level = logging.WARNING if self.failures == 1 else logging.DEBUG
+        logger.log(
+            level, "Cannot reach database %r to claim the scheduler lease: %s", self.using, text
+        )
+        with contextlib.suppress(Error):  # a fresh connection next time
+            connections[self.using].close()
+
+    # -- the threads -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start claiming and renewing in a thread with its own database connection."""
+        if self._threads:
+            return
+        self._closing = False
+        self._threads = [
+            threading.Thread(target=self._renew_loop, name="autosched-lease", daemon=True),
+            threading.Thread(target=self._watch, name="autosched-lease-watch", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the threads, releasing the lease if held (blocking)."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    def _renew_loop(self) -> None:
+        # Django connections are per thread: this thread's is the lease's own, so a busy sync
+        # thread or event loop can never hold up a renewal.
+        try:
+            while True:
+                self.attempt()
+                delay = self.renew_every
+                if self.failures:
+                    # Soon after a first error (a lock timeout, a dropped connection), then
+                    # less and less often while the database stays away.
+                    delay = min(delay, RETRY_AFTER_ERROR * 2 ** (self.failures - 1))
+                with self._cond:
+                    if self._cond.wait_for(lambda: self._closing, delay):
+                        break
+            self.release()
+        finally:
+            with contextlib.suppress(Error):
+                connections[self.using].close()
+
+    def _watch(self) -> None:
+        # Fence on a timer of its own: a renewal stuck in a dead connection cannot keep an
+        # active scheduler launching runs after its lease may have passed to another.
+        while True:
+            with self._cond:
+                if self._closing:
+                    return
+                deadline = self._valid_until
+                if deadline is None:
+                    self._cond.wait()
+                    continue
+                remaining = deadline - self._clock()
+                if remaining > 0:
+                    self._cond.wait(remaining)
+                    continue
+            reason = f"not renewed for {self.ttl * (1 - MARGIN_SHARE):g} s"
+            self._set_valid_until(None, reason, unless_renewed=deadline)
+
+    # -- driving a scheduler (event loop) --------------------------------------------------
+
+    async def serve(
+        self, scheduler: Scheduler, *, on_change: Callable[[bool], None] | None = None
+    ) -> None:
+        """Run ``scheduler`` while this process holds the lease, until stopped or resigned.
+
+        ``on_change(active)`` is called from any thread when this process gains or loses it.
+        """
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+        losses = 0
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(changed.set)
+
+        def changed_to(active: bool) -> None:
+            nonlocal losses
+            if not active:
+                losses += 1
+                scheduler.stop()  # stop launching at once, from whichever thread noticed
+            if on_change is not None:
+                on_change(active)
+            wake()
+
+        self.on_change, self._wake, self._resigned = changed_to, wake, False
+        self.start()
+        try:
+            while not self._resigned:
+                changed.clear()
+                if not self.holds():
+                    await changed.wait()
+                    continue
+                seen = losses
+                running = asyncio.ensure_future(scheduler.start())
+                await asyncio.sleep(0)  # let it start, then make sure the lease did not end
+                if not self.holds():  # meanwhile: a fence that found it not yet running
+                    scheduler.stop()
+                await running
+                if losses == seen and self.holds():  # stopped by its owner, not by a fence
+                    break
+        finally:
+            self.on_change = self._wake = None
+            # Only now, with in-flight runs drained, may a standby take over.
+            await asyncio.to_thread(self.close)
+
+    def resign(self) -> None:
+        """Make ``serve()`` return once its scheduler stops; safe from any thread."""
+        self._resigned = True
+        wake = self._wake
+        if wake is not None:
+            wake()

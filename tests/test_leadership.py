@@ -1,0 +1,295 @@
+"""Leadership: one lease holder at a time, expiry by the database's clock, fencing, takeover."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import OperationalError, connections
+
+from autosched.checks import check_settings
+from autosched.leadership import MARGIN_SHARE, Leadership, make_holder_id
+from autosched.leases import SchedulerLease
+from autosched.runner import SchedulerRunner
+from autosched.scheduler import Scheduler
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Check ``condition()`` every 10 ms until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("timed out")
+        time.sleep(0.01)
+
+
+def test_holder_id_names_host_and_pid() -> None:
+    host, pid, token = make_holder_id().rsplit(":", 2)
+    assert host
+    assert int(pid) > 0
+    assert len(token) == 8
+
+
+def test_only_one_of_two_holds_the_lease() -> None:
+    first, second = Leadership(ttl=10, renew_every=2), Leadership(ttl=10, renew_every=2)
+    assert first.attempt() is True
+    assert second.attempt() is False
+    assert (first.role, second.role) == ("active", "standby")
+    assert SchedulerLease.current("default", using="default").holder == first.holder  # type: ignore[union-attr]
+
+
+def test_renewal_keeps_the_lease_and_its_acquisition_time() -> None:
+    first = Leadership(ttl=10, renew_every=2)
+    first.attempt()
+    acquired = SchedulerLease.objects.get().acquired_at
+    assert first.attempt() is True
+    lease = SchedulerLease.objects.get()
+    assert lease.acquired_at == acquired
+    assert lease.expires_at > acquired
+
+
+def test_an_expired_lease_passes_to_another() -> None:
+    first, second = Leadership(ttl=0.3, renew_every=0.1), Leadership(ttl=0.3, renew_every=0.1)
+    assert first.attempt()
+    # The database's clock decides: wait for it rather than faking ours.
+    wait_for(second.attempt)
+    assert first.attempt() is False
+    assert first.role == "standby"
+
+
+def test_release_hands_over_at_once() -> None:
+    first, second = Leadership(ttl=60, renew_every=2), Leadership(ttl=60, renew_every=2)
+    first.attempt()
+    first.release()
+    assert not first.holds()
+    assert second.attempt() is True
+
+
+def test_release_leaves_another_holders_lease_alone() -> None:
+    first, second = Leadership(ttl=60, renew_every=2), Leadership(ttl=60, renew_every=2)
+    first.attempt()
+    second.release()
+    assert SchedulerLease.objects.get().holder == first.holder
+
+
+def test_holding_ends_before_the_lease_can_expire() -> None:
+    clock = FakeClock()
+    leader = Leadership(ttl=10, renew_every=2, clock=clock)
+    leader.attempt()
+    clock.now += 10 * (1 - MARGIN_SHARE) - 0.01
+    assert leader.holds()
+    clock.now += 0.02  # still 2 s before the row expires: nobody else can have it yet
+    assert not leader.holds()
+
+
+def test_validity_counts_from_the_start_of_the_renewal() -> None:
+    clock = FakeClock()
+    leader = Leadership(ttl=10, renew_every=2, clock=clock)
+    real_claim = SchedulerLease.claim
+
+    def slow_claim(*args: Any, **kwargs: Any) -> bool:
+        clock.now += 5  # the round trip took 5 s
+        return real_claim(*args, **kwargs)
+
+    with mock.patch.object(SchedulerLease, "claim", slow_claim):
+        leader.attempt()
+    clock.now += 3.1  # 8.1 s after the UPDATE was sent
+    assert not leader.holds()
+
+
+def test_a_database_error_keeps_the_lease_until_its_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    leader = Leadership(ttl=10, renew_every=2, clock=clock)
+    leader.attempt()
+    with mock.patch.object(SchedulerLease, "claim", side_effect=OperationalError("gone\nmore")):
+        assert leader.attempt() is True
+        assert leader.attempt() is True
+    assert caplog.text.count("Cannot reach database 'default' to claim the scheduler lease") == 1
+    assert leader.failures == 2
+    clock.now += 8
+    assert not leader.holds()
+    leader.attempt()
+    assert leader.failures == 0
+    assert leader.holds()
+
+
+def test_standby_logs_who_holds_the_lease_once(caplog: pytest.LogCaptureFixture) -> None:
+    first, second = Leadership(ttl=60, renew_every=2), Leadership(ttl=60, renew_every=2)
+    first.attempt()
+    with caplog.at_level(logging.INFO, logger="autosched"):
+        second.attempt()
+        second.attempt()
+    assert (
+        caplog.text.count(f"Standing by: the scheduler lease 'default' is held by {first.holder}")
+        == 1
+    )
+
+
+def test_renewal_below_ttl_is_required() -> None:
+    with pytest.raises(ValueError, match="well below the lease TTL"):
+        Leadership(ttl=2, renew_every=2)
+
+
+def test_settings_give_the_defaults(settings: Any) -> None:
+    settings.AUTOSCHED_LEASE_TTL = 30
+    settings.AUTOSCHED_LEASE_RENEW = 5
+    leader = Leadership()
+    assert (leader.ttl, leader.renew_every) == (30.0, 5.0)
+
+
+def test_watchdog_fences_when_renewals_fail() -> None:
+    leader = Leadership(ttl=0.5, renew_every=0.1)
+    changes: list[bool] = []
+    lost = threading.Event()
+
+    def on_change(active: bool) -> None:
+        changes.append(active)
+        if not active:
+            lost.set()
+
+    leader.on_change = on_change
+    leader.start()
+    try:
+        wait_for(leader.holds)
+        with mock.patch.object(SchedulerLease, "claim", side_effect=OperationalError("down")):
+            started = time.monotonic()
+            assert lost.wait(2)
+            assert time.monotonic() - started < 0.5
+    finally:
+        leader.close()
+    assert changes[:2] == [True, False]
+
+
+def test_close_releases_the_lease() -> None:
+    leader = Leadership(ttl=10, renew_every=0.1)
+    leader.start()
+    wait_for(leader.holds)
+    leader.close()
+    assert not SchedulerLease.objects.exists()
+
+
+async def in_thread(func: Callable[[], Any]) -> Any:
+    """Call ``func`` in a worker thread, closing that thread's database connection after."""
+
+    def call() -> Any:
+        try:
+            return func()
+        finally:
+            connections.close_all()
+
+    return await asyncio.to_thread(call)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Check ``condition()`` every 10 ms (state changed by other threads; no event to await)."""
+    while not condition():  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+
+
+async def test_serve_runs_the_scheduler_only_while_holding() -> None:
+    leader = Leadership(ttl=0.6, renew_every=0.1)
+    rival = Leadership(ttl=60, renew_every=2)
+    scheduler = Scheduler(grace_period=1)
+    serving = asyncio.create_task(leader.serve(scheduler))
+    async with asyncio.timeout(5):
+        await until(scheduler.is_running)
+        real_claim = SchedulerLease.claim
+
+        def claim(name: str, holder: str, ttl: float, *, using: str) -> bool:
+            if holder == leader.holder:
+                raise OperationalError("down")
+            return real_claim(name, holder, ttl, using=using)
+
+        # The database becomes unreachable for this process: it must stop on its own, and
+        # another process takes the lease over once it expired.
+        with mock.patch.object(SchedulerLease, "claim", claim):
+            await until(lambda: not scheduler.is_running())
+            await in_thread(lambda: wait_for(rival.attempt))
+        await asyncio.sleep(0.3)
+        assert not scheduler.is_running()
+        assert leader.role == "standby"
+        await in_thread(rival.release)
+        await until(scheduler.is_running)
+        scheduler.stop()
+        leader.resign()
+        await serving
+    assert not await in_thread(SchedulerLease.objects.exists)
+
+
+async def test_resign_ends_a_standby_serve() -> None:
+    rival = Leadership(ttl=60, renew_every=2)
+    await in_thread(rival.attempt)
+    leader = Leadership(ttl=60, renew_every=0.1)
+    serving = asyncio.create_task(leader.serve(Scheduler()))
+    await asyncio.sleep(0.05)
+    leader.resign()
+    async with asyncio.timeout(5):
+        await serving
+    assert await in_thread(lambda: SchedulerLease.objects.get().holder) == rival.holder
+
+
+@pytest.mark.parametrize(("ttl", "renew"), [(10, 8), (10, 0), (10, "2")])
+def test_check_rejects_a_renewal_too_close_to_the_ttl(settings: Any, ttl: Any, renew: Any) -> None:
+    settings.AUTOSCHED_LEASE_TTL, settings.AUTOSCHED_LEASE_RENEW = ttl, renew
+    assert [message.id for message in check_settings()] == ["autosched.E006"]
+
+
+def test_check_accepts_the_lease_defaults() -> None:
+    assert check_settings() == []
+
+
+async def test_runner_stands_by_until_the_lease_is_free() -> None:
+    rival = Leadership(ttl=60, renew_every=2)
+    await in_thread(rival.attempt)
+    runner = SchedulerRunner(sync_interval=0.05)
+    runner.leadership.renew_every = 0.05
+    await runner.load()
+    running = asyncio.create_task(runner.run())
+    async with asyncio.timeout(5):
+        await asyncio.sleep(0.3)  # several claims, all refused: nothing may start
+        assert not runner.scheduler.is_running()
+        assert (runner.leadership.role, runner.operations.status.role) == ("standby", "standby")
+        await in_thread(rival.release)
+        await until(runner.scheduler.is_running)
+        assert runner.operations.status.role == "active"
+        runner.request_stop()
+        await running
+    assert not await in_thread(SchedulerLease.objects.exists)  # released on the way out
+
+
+def test_a_failed_claim_is_retried_soon() -> None:
+    leader = Leadership(ttl=10, renew_every=2)
+    real_claim = SchedulerLease.claim
+    calls: list[float] = []
+
+    def claim(*args: Any, **kwargs: Any) -> bool:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise OperationalError("database table is locked")
+        return real_claim(*args, **kwargs)
+
+    with mock.patch.object(SchedulerLease, "claim", claim):
+        leader.start()
+        try:
+            wait_for(leader.holds, timeout=1)
+        finally:
+            leader.close()
+    assert calls[1] - calls[0] < 0.5  # not the 2 s renewal interval

@@ -1,0 +1,215 @@
+"""task_started and task_finished: what they carry, where they are sent, and failing receivers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
+from django.db import connections
+
+from autosched.models import PeriodicTask
+from autosched.runner import SchedulerRunner
+from autosched.runrequests import RunRequest
+from autosched.scheduler import RunEvent, Scheduler
+from autosched.signals import SignalSender, task_finished, task_started
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    """Check ``condition`` every 5 ms until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def job() -> None:
+    """Do nothing."""
+
+
+def fail() -> None:
+    raise ValueError("bad value")
+
+
+@pytest.fixture
+def scheduler() -> Iterator[Scheduler]:
+    scheduler = Scheduler()
+    scheduler.add_task("ok", job, 60)
+    scheduler.add_task("fails", fail, 60)
+    sender = SignalSender(scheduler)
+    sender.start()
+    yield scheduler
+    sender.stop()
+
+
+@pytest.fixture
+def received() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def on_started(sender: Any, **kwargs: Any) -> None:
+        calls.append(("started", {"sender": sender, **kwargs}))
+
+    def on_finished(sender: Any, **kwargs: Any) -> None:
+        calls.append(("finished", {"sender": sender, **kwargs}))
+
+    task_started.connect(on_started)
+    task_finished.connect(on_finished)
+    yield calls
+    task_started.disconnect(on_started)
+    task_finished.disconnect(on_finished)
+
+
+async def test_a_run_sends_started_then_finished(
+    scheduler: Scheduler, received: list[tuple[str, dict[str, Any]]]
+) -> None:
+    await scheduler.run_task(scheduler.tasks["ok"])
+    wait_until(lambda: len(received) == 2, "both signals")
+    (first, started), (second, finished) = received
+    assert (first, second) == ("started", "finished")
+    assert started["sender"] is Scheduler
+    assert started["name"] == "ok"
+    assert started["started_at"] == scheduler.tasks["ok"].last_run
+    assert finished["name"] == "ok"
+    assert finished["outcome"] == "ok"
+    assert finished["exception"] is None
+    assert isinstance(finished["duration"], float)
+    assert finished["started_at"] == started["started_at"]
+
+
+async def test_a_failed_run_carries_its_exception(
+    scheduler: Scheduler, received: list[tuple[str, dict[str, Any]]]
+) -> None:
+    await scheduler.run_task(scheduler.tasks["fails"])
+    wait_until(lambda: len(received) == 2, "both signals")
+    finished = received[1][1]
+    assert finished["outcome"] == "error"
+    assert isinstance(finished["exception"], ValueError)
+    assert str(finished["exception"]) == "bad value"
+
+
+async def test_a_failing_receiver_is_logged_and_changes_nothing(
+    scheduler: Scheduler,
+    received: list[tuple[str, dict[str, Any]]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise RuntimeError("receiver bug")
+
+    task_started.connect(broken)
+    try:
+        with caplog.at_level(logging.ERROR, "autosched"):
+            await scheduler.run_task(scheduler.tasks["ok"])
+            wait_until(lambda: len(received) == 2, "both signals")
+    finally:
+        task_started.disconnect(broken)
+    task = scheduler.tasks["ok"]
+    assert (task.last_outcome, task.run_count, task.error_count) == ("ok", 1, 0)
+    assert "of task_started failed for task 'ok'" in caplog.text
+    assert "RuntimeError: receiver bug" in caplog.text
+
+
+async def test_receivers_run_off_the_event_loop_in_one_thread(scheduler: Scheduler) -> None:
+    threads: list[str] = []
+
+    def record(sender: Any, **kwargs: Any) -> None:
+        threads.append(threading.current_thread().name)
+
+    task_started.connect(record)
+    task_finished.connect(record)
+    try:
+        await scheduler.run_task(scheduler.tasks["ok"])
+        wait_until(lambda: len(threads) == 2, "both signals")
+    finally:
+        task_started.disconnect(record)
+        task_finished.disconnect(record)
+    assert threads == ["autosched-signals", "autosched-signals"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_receiver_may_use_the_orm(scheduler: Scheduler) -> None:
+    counts: list[int] = []
+
+    def count_users(sender: Any, **kwargs: Any) -> None:
+        counts.append(User.objects.count())  # would raise SynchronousOnlyOperation on the loop
+
+    task_finished.connect(count_users)
+    try:
+        await scheduler.run_task(scheduler.tasks["ok"])
+        wait_until(lambda: bool(counts), "the receiver")
+    finally:
+        task_finished.disconnect(count_users)
+    assert counts == [0]
+
+
+def test_nothing_is_queued_without_receivers() -> None:
+    scheduler = Scheduler()
+    scheduler.add_task("ok", job, 60)
+    sender = SignalSender(scheduler, max_pending=1)
+    sender._on_run(RunEvent("started", scheduler.tasks["ok"]))
+    sender._on_run(RunEvent("finished", scheduler.tasks["ok"], "ok", 0.1))
+    assert sender._queue.qsize() == 0
+
+
+def test_events_beyond_the_queue_are_dropped_with_a_warning(
+    received: list[tuple[str, dict[str, Any]]], caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduler = Scheduler()
+    scheduler.add_task("ok", job, 60)
+    sender = SignalSender(scheduler, max_pending=2)  # not started: nothing drains the queue
+    with caplog.at_level(logging.WARNING, "autosched"):
+        for _ in range(5):
+            sender._on_run(RunEvent("started", scheduler.tasks["ok"]))
+    assert sender.dropped == 3
+    assert caplog.text.count("Signal receivers cannot keep up") == 1
+
+
+async def test_stop_sends_what_is_queued_first(
+    received: list[tuple[str, dict[str, Any]]],
+) -> None:
+    scheduler = Scheduler()
+    scheduler.add_task("ok", job, 60)
+    sender = SignalSender(scheduler)
+    sender.start()
+    await scheduler.run_task(scheduler.tasks["ok"])
+    sender.stop()
+    assert [kind for kind, _ in received] == ["started", "finished"]
+    await scheduler.run_task(scheduler.tasks["ok"])  # no longer listening
+    assert len(received) == 2
+
+
+@pytest.fixture
+async def close_thread_connections() -> AsyncIterator[None]:
+    """Close the connection that sync_to_async's thread opened, so PostgreSQL can drop the DB."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_runscheduler_sends_the_signals(
+    received: list[tuple[str, dict[str, Any]]], close_thread_connections: None
+) -> None:
+    task = await PeriodicTask.objects.acreate(
+        name="manual", function="tests.testapp.tasks.no_default", interval_seconds=300
+    )
+    await RunRequest.objects.acreate(task=task)  # run it at the first sync
+    runner = SchedulerRunner(sync_interval=0.05)
+    await runner.load()
+    running = asyncio.create_task(runner.run())
+    try:
+        async with asyncio.timeout(5):
+            while len(received) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    finally:
+        runner.request_stop()
+        await asyncio.wait_for(running, 5)
+    assert [(kind, kwargs["name"]) for kind, kwargs in received] == [
+        ("started", "manual"),
+        ("finished", "manual"),
+    ]

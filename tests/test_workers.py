@@ -1,0 +1,80 @@
+"""Enqueue mode with two real django-tasks-db workers: every run executes exactly once."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from django.db import connections
+
+from autosched.models import PeriodicTask
+from tests.scale_helpers import (
+    ALIAS,
+    ON_POSTGRES,
+    SKIP_REASON,
+    Proc,
+    manage,
+    read_runs,
+    scale_env,
+)
+
+pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason=SKIP_REASON)
+
+TASKS, SECONDS = 50, 20
+RESULTS = "SELECT status, worker_ids, args_kwargs FROM django_tasks_database_dbtaskresult"
+
+
+def results() -> list[tuple[str, list[str], dict[str, list[str]]]]:
+    with connections[ALIAS].cursor() as cursor:
+        cursor.execute(RESULTS)
+        rows = cursor.fetchall()
+    return [
+        (status, *(json.loads(v) if isinstance(v, str) else v for v in (workers, args)))
+        for status, workers, args in rows
+    ]
+
+
+def test_every_enqueued_run_executes_exactly_once(
+    scale_db: str, procs: list[Proc], tmp_path: Path
+) -> None:
+    PeriodicTask.objects.using(ALIAS).bulk_create(
+        PeriodicTask(
+            name=f"work-{number:02}",
+            function="tests.scaleapp.tasks.work",
+            interval_seconds=1,
+            run_on="worker",
+        )
+        for number in range(TASKS)
+    )
+    log = tmp_path / "runs.log"
+    env = scale_env(scale_db, log)
+    worker_args = manage("db_worker", "--interval", "0.05", "--no-startup-delay", "--no-reload")
+    workers = [Proc(worker_args, env) for _ in range(2)]
+    procs.extend(workers)
+    scheduler = Proc(manage("runscheduler", "--sync-interval", "0.5"), env)
+    procs.append(scheduler)
+    scheduler.wait_for_output("this process is the active scheduler")
+    time.sleep(SECONDS)
+    assert scheduler.stop(signal.SIGTERM) == 0, str(scheduler)
+
+    def drained() -> bool:
+        return all(status in ("SUCCESSFUL", "FAILED") for status, _, _ in results())
+
+    workers[0].wait_for(drained, "the workers to run every enqueued run", timeout=30)
+    for worker in workers:
+        assert worker.stop(signal.SIGTERM) == 0, str(worker)
+
+    enqueued = results()
+    assert len(enqueued) >= TASKS * (SECONDS - 2), str(scheduler)
+    assert Counter(status for status, _, _ in enqueued) == {"SUCCESSFUL": len(enqueued)}
+    assert all(len(worker_ids) == 1 for _, worker_ids, _ in enqueued)  # claimed once
+    runs = read_runs(log)
+    assert len(runs) == len(enqueued)  # none lost, none run twice
+    assert {run.pid for run in runs} == {worker.popen.pid for worker in workers}
+    per_task = Counter(args["args"][1] for _, _, args in enqueued)
+    assert len(per_task) == TASKS
+    assert max(per_task.values()) - min(per_task.values()) <= 1
