@@ -10,8 +10,9 @@ import asyncio
 import functools
 import inspect
 import logging
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,6 +57,25 @@ def _returns_coroutine(func: Callable[..., Any]) -> bool:
 
 # Adding 100,000 tasks for a handful of functions should not inspect each one every time.
 _returns_coroutine_cached = functools.lru_cache(maxsize=1024)(_returns_coroutine)
+
+
+if sys.version_info >= (3, 12):
+
+    def start_task(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None]:
+        """Start ``coro`` as a task; eagerly where Python supports it."""
+        # Eager start runs the task up to its first await right away (an async function's
+        # body, a sync function's hand-off to its thread) instead of one loop turn later.
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+
+else:  # pragma: no cover - Python 3.11
+
+    def start_task(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None]:
+        """Start ``coro`` as a task."""
+        return loop.create_task(coro)
 
 
 @dataclass(eq=False)

@@ -20,22 +20,27 @@ import contextlib
 import heapq
 import itertools
 import logging
-import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from autosched.runs import RunEvent, RunExecutor, RunListener, ScheduledTask, utcnow
+from autosched.config import setup_tasks_from_config
+from autosched.runs import (
+    RunEvent,
+    RunExecutor,
+    RunListener,
+    ScheduledTask,
+    start_task,
+    utcnow,
+)
 from autosched.timing import (
     DuplicateTaskError,
     TaskNotFoundError,
     TaskTypeError,
-    check_func,
     check_interval,
-    check_name,
     next_slot,
 )
 
@@ -50,23 +55,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("autosched")
-
-
-if sys.version_info >= (3, 12):
-
-    def _start_task(
-        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
-    ) -> asyncio.Task[None]:
-        # Eager start runs the task up to its first await right away (an async function's
-        # body, a sync function's hand-off to its thread) instead of one loop turn later.
-        return asyncio.Task(coro, loop=loop, eager_start=True)
-
-else:  # pragma: no cover - Python 3.11
-
-    def _start_task(
-        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]
-    ) -> asyncio.Task[None]:
-        return loop.create_task(coro)
 
 
 @dataclass(eq=False, slots=True)
@@ -302,7 +290,7 @@ class Scheduler:
 
     def _start_run(self, task: ScheduledTask) -> None:
         assert self._loop is not None
-        run = _start_task(self._loop, self._runs.execute(task))
+        run = start_task(self._loop, self._runs.execute(task))
         self._inflight.add(run)
         run.add_done_callback(self._inflight.discard)
 
@@ -439,35 +427,3 @@ class Scheduler:
         # which must not hold up the timer or a thread changing tasks. Each task's fields are
         # read as they are at that moment.
         return {name: self._status(e, now, wall_now) for name, e in entries}
-
-
-TaskFunc = Callable[[], Any] | Callable[[], Awaitable[Any]]
-_CONFIG_KEYS = {"function", "interval", "enabled"}
-
-
-def setup_tasks_from_config(scheduler: Scheduler, config: dict[str, dict[str, Any]]) -> None:
-    """Add every task of ``config``; if any entry is bad, add none and raise naming it."""
-    if not isinstance(config, dict):
-        raise TaskTypeError(f"config must be a dict of task name to settings, got {config!r}.")
-    checked: list[tuple[str, TaskFunc, int | float, bool]] = []
-    for name, settings in config.items():
-        check_name(name)
-        if not isinstance(settings, dict):
-            raise TaskTypeError(f"Task {name!r}: settings must be a dict, got {settings!r}.")
-        unknown = set(settings) - _CONFIG_KEYS
-        missing = {"function", "interval"} - set(settings)
-        if unknown or missing:
-            raise ValueError(
-                f"Task {name!r}: unknown key(s) {sorted(unknown)}, missing key(s) "
-                f"{sorted(missing)}; expected 'function', 'interval' and optional 'enabled'."
-            )
-        check_func(name, settings["function"])
-        interval = check_interval(name, settings["interval"])
-        enabled = settings.get("enabled", True)
-        if not isinstance(enabled, bool):
-            raise TaskTypeError(f"Task {name!r}: enabled must be True or False, got {enabled!r}.")
-        if name in scheduler.tasks:
-            raise DuplicateTaskError(f"A task named {name!r} already exists.")
-        checked.append((name, settings["function"], interval, enabled))
-    for name, func, interval, enabled in checked:
-        scheduler.add_task(name, func, interval, enabled=enabled)
