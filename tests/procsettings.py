@@ -9,27 +9,17 @@ from __future__ import annotations
 import os
 
 from tests.settings import *  # noqa: F403
-from tests.settings import INSTALLED_APPS
+from tests.settings import INSTALLED_APPS, ON_POSTGRES, database
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.procapp"]
 
-if os.environ.get("AUTOSCHED_TEST_DB") == "postgres":
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": os.environ.get("AUTOSCHED_PROC_DB", "autosched_proc"),
-            "HOST": "127.0.0.1",
-            "PORT": "5432",
-            "USER": "postgres",
-        }
-    }
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("AUTOSCHED_PROC_DB", "autosched-proc.sqlite3"),
-        }
-    }
+DATABASES = {
+    "default": database(
+        os.environ.get(
+            "AUTOSCHED_PROC_DB", "autosched_proc" if ON_POSTGRES else "autosched-proc.sqlite3"
+        )
+    )
+}
 
 AUTOSCHED_GRACE_PERIOD = float(os.environ.get("AUTOSCHED_PROC_GRACE_PERIOD", "10"))
 AUTOSCHED_STATUS_TTL = float(os.environ.get("AUTOSCHED_PROC_STATUS_TTL", "5"))

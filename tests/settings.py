@@ -46,26 +46,29 @@ TEMPLATES = [
     }
 ]
 
-if os.environ.get("AUTOSCHED_TEST_DB") == "postgres":
-    # pytest-django creates and drops the test database "test_autosched". Runs sharing one
-    # server at once (two Django versions in CI) need distinct names: AUTOSCHED_TEST_PG_NAME.
-    DATABASES = {
-        "default": {
+ON_POSTGRES = os.environ.get("AUTOSCHED_TEST_DB") == "postgres"
+
+
+def database(name: str) -> dict[str, str]:
+    """Return the settings of one database: PostgreSQL database ``name``, or SQLite file."""
+    if ON_POSTGRES:
+        return {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": os.environ.get("AUTOSCHED_TEST_PG_NAME", "autosched"),
+            "NAME": name,
             "HOST": "127.0.0.1",
             "PORT": "5432",
             "USER": "postgres",
         }
-    }
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+
+
+if ON_POSTGRES:
+    # pytest-django creates and drops the test database "test_autosched". Runs sharing one
+    # server at once (two Django versions in CI) need distinct names: AUTOSCHED_TEST_PG_NAME.
+    DATABASES = {"default": database(os.environ.get("AUTOSCHED_TEST_PG_NAME", "autosched"))}
 else:
     # The test run itself uses an in-memory database; this file is for manual runs.
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(Path(tempfile.gettempdir()) / "autosched-tests.sqlite3"),
-        }
-    }
+    DATABASES = {"default": database(str(Path(tempfile.gettempdir()) / "autosched-tests.sqlite3"))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Shared across processes, as autosched.W002 asks: the scheduler processes that tests start
