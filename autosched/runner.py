@@ -22,6 +22,7 @@ from autosched.conf import conf
 from autosched.leadership import Leadership
 from autosched.operations import Operations
 from autosched.registry import sync_defaults
+from autosched.runs import RUN_THREAD_PREFIX
 from autosched.scheduler import Scheduler
 from autosched.sync import Changes, TaskSync
 
@@ -203,11 +204,13 @@ class SchedulerRunner:
 
 
 def threads_blocking_exit(timeout: float = 1.0) -> list[threading.Thread]:
-    """Return the non-daemon threads still alive after waiting up to ``timeout`` seconds."""
+    """Return the threads still running a sync task after waiting up to ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     blocking = []
     for thread in threading.enumerate():
-        if thread is threading.current_thread() or thread.daemon:
+        # Only our run threads: an idle worker of some other pool (asgiref's, say) is told to
+        # end by concurrent.futures at interpreter exit and holds nothing up.
+        if thread.daemon or not thread.name.startswith(RUN_THREAD_PREFIX):
             continue
         thread.join(max(0.0, deadline - time.monotonic()))
         if thread.is_alive():

@@ -25,6 +25,8 @@ logger = logging.getLogger("autosched")
 
 Outcome = Literal["ok", "error", "cancelled"]
 ERROR_TEXT_LIMIT = 500
+#: Names of the threads that run sync task functions start with this.
+RUN_THREAD_PREFIX = "autosched-run"
 
 
 def utcnow() -> datetime:
@@ -222,7 +224,7 @@ class RunExecutor:
 
     def _get_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="autosched")
+            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=RUN_THREAD_PREFIX)
         return self._pool
 
     def shutdown(self) -> None:

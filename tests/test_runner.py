@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
 import pytest
@@ -14,7 +16,14 @@ from asgiref.sync import sync_to_async
 from django.db import OperationalError, connections
 
 from autosched.models import PeriodicTask
-from autosched.runner import FORCED_EXIT_STATUS, MAX_BACKOFF, SchedulerRunner, capture_signals
+from autosched.runner import (
+    FORCED_EXIT_STATUS,
+    MAX_BACKOFF,
+    SchedulerRunner,
+    capture_signals,
+    threads_blocking_exit,
+)
+from autosched.runs import RUN_THREAD_PREFIX
 
 SYNC = "tests.testapp.tasks.no_default"
 
@@ -190,3 +199,18 @@ async def test_signals_are_left_alone_off_the_main_thread() -> None:
 
     before = signal.getsignal(signal.SIGTERM)
     assert await asyncio.to_thread(enter) is before
+
+
+def test_threads_blocking_exit_reports_only_run_threads_still_busy() -> None:
+    release = threading.Event()
+    idle_pool = ThreadPoolExecutor(max_workers=1)  # like asgiref's: idle, ended at exit
+    idle_pool.submit(lambda: None).result()
+    busy_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=RUN_THREAD_PREFIX)
+    busy_pool.submit(release.wait, 5)
+    try:
+        blocking = threads_blocking_exit(timeout=0.05)
+    finally:
+        release.set()
+        idle_pool.shutdown()
+        busy_pool.shutdown()
+    assert [thread.name for thread in blocking] == [f"{RUN_THREAD_PREFIX}_0"]
