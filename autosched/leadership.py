@@ -32,6 +32,8 @@ logger = logging.getLogger("autosched")
 Role = Literal["active", "standby"]
 #: Share of the TTL kept in hand: an active scheduler stops this long before its lease ends.
 MARGIN_SHARE = 0.2
+#: Seconds between a standby's claims (at most; never more often than the renew interval).
+STANDBY_POLL = 0.5
 #: Seconds before the first retry after a database error (doubling up to the renew interval).
 RETRY_AFTER_ERROR = 0.25
 
@@ -204,6 +206,9 @@ class Leadership:
             while True:
                 self.attempt()
                 delay = self.renew_every
+                if self.role == "standby":
+                    # A lease released by a graceful stop is free at once: notice it soon.
+                    delay = min(delay, STANDBY_POLL)
                 if self.failures:
                     # Soon after a first error (a lock timeout, a dropped connection), then
                     # less and less often while the database stays away.

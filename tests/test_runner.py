@@ -204,13 +204,22 @@ async def test_signals_are_left_alone_off_the_main_thread() -> None:
 def test_threads_blocking_exit_reports_only_run_threads_still_busy() -> None:
     release = threading.Event()
     idle_pool = ThreadPoolExecutor(max_workers=1)  # like asgiref's: idle, ended at exit
-    idle_pool.submit(lambda: None).result()
+    idle = idle_pool.submit(threading.current_thread).result()
     busy_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=RUN_THREAD_PREFIX)
-    busy_pool.submit(release.wait, 5)
+    started = threading.Event()
+
+    def work() -> threading.Thread:
+        started.set()
+        release.wait(5)
+        return threading.current_thread()
+
+    busy = busy_pool.submit(work)
+    started.wait(5)
     try:
         blocking = threads_blocking_exit(timeout=0.05)
     finally:
         release.set()
         idle_pool.shutdown()
         busy_pool.shutdown()
-    assert [thread.name for thread in blocking] == [f"{RUN_THREAD_PREFIX}_0"]
+    assert busy.result() in blocking
+    assert idle not in blocking
