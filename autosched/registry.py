@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from autosched.intervals import MAX_INTERVAL_SECONDS
+from autosched.runs import returns_coroutine
 
 if TYPE_CHECKING:
     from autosched.models import PeriodicTask
@@ -100,7 +101,7 @@ class RegisteredFunction:
     @property
     def is_async(self) -> bool:
         """Return whether calling the function gives a coroutine to await."""
-        return inspect.iscoroutinefunction(self.func)
+        return returns_coroutine(self.func)
 
 
 class Registry:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from django.utils import timezone
 from autosched.changes import ScheduleRevision, TaskChange
 from autosched.models import PeriodicTask
 from autosched.registry import registry
+from autosched.runs import returns_coroutine
 from autosched.scheduler import Scheduler
 from autosched.targets import (
     DEFAULT_BACKEND,
@@ -83,7 +83,7 @@ class Changes:
 
 def with_fresh_connections(func: Callable[[], Any]) -> Callable[[], Any]:
     """Wrap a sync ``func`` so stale database connections are closed before and after it."""
-    if inspect.iscoroutinefunction(func):
+    if returns_coroutine(func):
         return func
 
     @functools.wraps(func)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import inspect
 import logging
 from collections.abc import Callable
 from types import ModuleType
@@ -13,6 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.db import connections
 from django.utils.translation import gettext_lazy as _
+
+from autosched.runs import returns_coroutine
 
 logger = logging.getLogger("autosched")
 
@@ -98,7 +99,7 @@ def guarded(func: Callable[[], Any], holds: Callable[[], bool], name: str) -> Ca
     """Wrap ``func`` so that it does nothing once this process may no longer launch runs."""
     # The fence at the last moment: a sync run may wait in the thread pool's queue, and must
     # not start after the lease could have passed to another process.
-    if inspect.iscoroutinefunction(func):
+    if returns_coroutine(func):
 
         @functools.wraps(func)
         async def run_async() -> Any:
