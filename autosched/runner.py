@@ -35,6 +35,15 @@ MAX_BACKOFF = 30.0
 FORCED_EXIT_STATUS = 130
 
 
+def check_sync_interval(value: object, label: str = "sync_interval") -> float:
+    """Return ``value`` as seconds between syncs, or raise naming it (``label`` says what)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{label} must be a number of seconds, not {value!r}.")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{label} must be more than 0 seconds, not {value!r}.")
+    return float(value)
+
+
 class SchedulerRunner:
     """Run a ``Scheduler`` and apply database changes to it every ``sync_interval`` seconds."""
 
@@ -45,14 +54,9 @@ class SchedulerRunner:
         using: str = DEFAULT_DB_ALIAS,
         scheduler: Scheduler | None = None,
     ) -> None:
-        interval = conf.SYNC_INTERVAL if sync_interval is None else sync_interval
-        if isinstance(interval, bool) or not isinstance(interval, int | float):
-            raise TypeError(f"sync_interval must be a number of seconds, got {interval!r}")
-        if not (math.isfinite(interval) and interval > 0):
-            raise ValueError(
-                f"sync_interval must be a positive number of seconds, got {interval!r}"
-            )
-        self.sync_interval = float(interval)
+        self.sync_interval = check_sync_interval(
+            conf.SYNC_INTERVAL if sync_interval is None else sync_interval
+        )
         self.using = using
         if scheduler is None:
             scheduler = Scheduler(grace_period=conf.GRACE_PERIOD, max_workers=conf.MAX_WORKERS)

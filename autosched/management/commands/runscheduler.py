@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import sys
 from argparse import ArgumentParser
@@ -19,7 +18,12 @@ from autosched.conf import conf
 from autosched.intervals import humanize_interval
 from autosched.models import PeriodicTask
 from autosched.registry import registry
-from autosched.runner import SchedulerRunner, capture_signals, threads_blocking_exit
+from autosched.runner import (
+    SchedulerRunner,
+    capture_signals,
+    check_sync_interval,
+    threads_blocking_exit,
+)
 from autosched.scheduler import Scheduler
 from autosched.sync import with_fresh_connections
 
@@ -79,11 +83,10 @@ class Command(BaseCommand):
 
     def _sync_interval(self, value: float | None) -> float:
         interval = conf.SYNC_INTERVAL if value is None else value
-        if isinstance(interval, bool) or not isinstance(interval, int | float):
-            raise CommandError(f"--sync-interval must be a number of seconds, not {interval!r}.")
-        if not (math.isfinite(interval) and interval > 0):
-            raise CommandError(f"--sync-interval must be more than 0 seconds, not {interval!r}.")
-        return float(interval)
+        try:
+            return check_sync_interval(interval, "--sync-interval")
+        except (TypeError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
 
     @contextmanager
     def _logging(self, verbosity: int) -> Iterator[None]:
