@@ -16,6 +16,7 @@ from django.db import DEFAULT_DB_ALIAS, Error, connections
 
 from autosched.conf import conf
 from autosched.intervals import humanize_interval
+from autosched.management.table import write_table
 from autosched.models import PeriodicTask
 from autosched.registry import registry
 from autosched.runner import (
@@ -126,10 +127,7 @@ class Command(BaseCommand):
             )
             for name, function, interval, enabled in rows
         ]
-        widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-        for number, line in enumerate(table):
-            text = "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-            self.stdout.write(self.style.MIGRATE_HEADING(text) if number == 0 else text.rstrip())
+        write_table(self, table)
 
     def _run_one(self, name: str, using: str) -> None:
         row = (

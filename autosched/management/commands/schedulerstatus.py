@@ -10,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from autosched.conf import conf
+from autosched.management.table import write_table
 from autosched.status import read_status
 from autosched.status_display import banner, task_cells
 
@@ -64,7 +65,4 @@ class Command(BaseCommand):
                     runs,
                 )
             )
-        widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
-        for number, row in enumerate(rows):
-            text = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            self.stdout.write(self.style.MIGRATE_HEADING(text) if number == 0 else text.rstrip())
+        write_table(self, rows)
