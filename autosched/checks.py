@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import difflib
-import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -14,12 +13,36 @@ from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.checks import CheckMessage, Error, Warning
 
+from autosched import conf as settings_module
 from autosched.conf import PREFIX, Settings, conf
-from autosched.leadership import MARGIN_SHARE
 
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+#: (id, setting, its validator, hint) for the settings each checked on its own.
+_SINGLE: tuple[tuple[str, str, Callable[[object], object], str], ...] = (
+    (
+        "autosched.E001",
+        "SYNC_INTERVAL",
+        settings_module.valid_sync_interval,
+        "Set it to e.g. 0.5, or remove it to use the default (0.5).",
+    ),
+    (
+        "autosched.E002",
+        "GRACE_PERIOD",
+        settings_module.valid_grace_period,
+        "Set it to e.g. 10.0, or remove it to use the default (10.0).",
+    ),
+    (
+        "autosched.E003",
+        "MAX_WORKERS",
+        settings_module.valid_max_workers,
+        "Set it to e.g. 32, or remove it to use the default (32).",
+    ),
+    (
+        "autosched.E004",
+        "STATUS_TTL",
+        settings_module.valid_status_ttl,
+        "Set it to e.g. 5.0, or remove it to use the default (5.0).",
+    ),
+)
 
 
 def check_settings(
@@ -27,52 +50,24 @@ def check_settings(
 ) -> list[CheckMessage]:
     """Report ``AUTOSCHED_*`` settings of the wrong type or range, and unknown ones."""
     messages: list[CheckMessage] = []
-    sync_interval = conf.SYNC_INTERVAL
-    if not _is_number(sync_interval) or sync_interval <= 0:
+    for check_id, name, validator, hint in _SINGLE:
+        try:
+            validator(getattr(conf, name))
+        except (TypeError, ValueError) as exc:
+            messages.append(Error(str(exc), hint=hint, id=check_id))
+    try:
+        settings_module.valid_lease(conf.LEASE_TTL, conf.LEASE_RENEW)
+    except ValueError as exc:
         messages.append(
             Error(
-                f"AUTOSCHED_SYNC_INTERVAL must be a positive number of seconds, "
-                f"not {sync_interval!r}.",
-                hint="Set it to e.g. 0.5, or remove it to use the default (0.5).",
-                id="autosched.E001",
+                str(exc),
+                hint="Renew well before expiry, e.g. TTL 10 and RENEW 2 (the defaults).",
+                id="autosched.E006",
             )
         )
-    grace_period = conf.GRACE_PERIOD
-    if not _is_number(grace_period) or grace_period < 0:
-        messages.append(
-            Error(
-                f"AUTOSCHED_GRACE_PERIOD must be a number of seconds >= 0, not {grace_period!r}.",
-                hint="Set it to e.g. 10.0, or remove it to use the default (10.0).",
-                id="autosched.E002",
-            )
-        )
-    max_workers = conf.MAX_WORKERS
-    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
-        messages.append(
-            Error(
-                f"AUTOSCHED_MAX_WORKERS must be a positive integer, not {max_workers!r}.",
-                hint="Set it to e.g. 32, or remove it to use the default (32).",
-                id="autosched.E003",
-            )
-        )
-    messages.extend(_check_lease())
     messages.extend(_check_unknown_settings())
-    messages.extend(_check_status_settings())
+    messages.extend(_check_status_cache())
     return messages
-
-
-def _check_lease() -> list[CheckMessage]:
-    ttl, renew = conf.LEASE_TTL, conf.LEASE_RENEW
-    if _is_number(ttl) and _is_number(renew) and 0 < renew < ttl * (1 - MARGIN_SHARE):
-        return []
-    return [
-        Error(
-            f"AUTOSCHED_LEASE_RENEW ({renew!r}) must be a number of seconds above 0 and below "
-            f"{1 - MARGIN_SHARE:.0%} of AUTOSCHED_LEASE_TTL ({ttl!r}).",
-            hint="Renew well before expiry, e.g. TTL 10 and RENEW 2 (the defaults).",
-            id="autosched.E006",
-        )
-    ]
 
 
 def _check_unknown_settings() -> list[CheckMessage]:
@@ -96,30 +91,20 @@ def _check_unknown_settings() -> list[CheckMessage]:
     return messages
 
 
-def _check_status_settings() -> list[CheckMessage]:
+def _check_status_cache() -> list[CheckMessage]:
     # The admin reads the live status from another process than the scheduler's, so a cache
     # that lives in one process (or nowhere) would always show "no scheduler".
-    messages: list[CheckMessage] = []
-    ttl = conf.STATUS_TTL
-    if not _is_number(ttl) or ttl <= 0:
-        messages.append(
-            Error(
-                f"AUTOSCHED_STATUS_TTL must be a positive number of seconds, not {ttl!r}.",
-                hint="Set it to e.g. 5.0, or remove it to use the default (5.0).",
-                id="autosched.E004",
-            )
-        )
     alias = conf.STATUS_CACHE
     if alias not in django_settings.CACHES:
-        messages.append(
+        return [
             Error(
                 f"AUTOSCHED_STATUS_CACHE names the cache {alias!r}, which is not in CACHES.",
                 hint=f"Use one of {', '.join(map(repr, django_settings.CACHES))}.",
                 id="autosched.E005",
             )
-        )
-    elif isinstance(caches[alias], LocMemCache | DummyCache):
-        messages.append(
+        ]
+    if isinstance(caches[alias], LocMemCache | DummyCache):
+        return [
             Warning(
                 f"The status cache {alias!r} ({type(caches[alias]).__name__}) is not shared "
                 "between processes, so the admin and schedulerstatus never see the live status "
@@ -128,5 +113,5 @@ def _check_status_settings() -> list[CheckMessage]:
                 "Redis, Memcached, DatabaseCache or FileBasedCache.",
                 id="autosched.W002",
             )
-        )
-    return messages
+        ]
+    return []

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any, cast
 
 from django.conf import settings as django_settings
 
 PREFIX = "AUTOSCHED_"
+#: Share of the lease TTL kept in hand: an active scheduler stops this long before it ends.
+MARGIN_SHARE = 0.2
 
 
 class Settings:
@@ -60,3 +64,58 @@ class Settings:
 
 
 conf = Settings()
+
+
+# One validator per setting, used by the code that takes the value and by the system checks
+# (autosched.checks), so that both refuse the same values with the same words. Each returns
+# the value as the code uses it, or raises TypeError (not a number) or ValueError (out of
+# range) with a message naming ``label``.
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _number(value: object, label: str, rule: str, within: Callable[[float], bool]) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{label} must be {rule}, not {value!r}.")
+    number = float(value)
+    if not (math.isfinite(number) and within(number)):
+        raise ValueError(f"{label} must be {rule}, not {value!r}.")
+    return float(number)
+
+
+def valid_sync_interval(value: object, label: str = "AUTOSCHED_SYNC_INTERVAL") -> float:
+    """Return the seconds between two syncs (``AUTOSCHED_SYNC_INTERVAL``)."""
+    return _number(value, label, "a positive number of seconds", lambda v: v > 0)
+
+
+def valid_grace_period(value: object, label: str = "AUTOSCHED_GRACE_PERIOD") -> float:
+    """Return the seconds a stopping scheduler waits for runs (``AUTOSCHED_GRACE_PERIOD``)."""
+    return _number(value, label, "a number of seconds >= 0", lambda v: v >= 0)
+
+
+def valid_max_workers(value: object, label: str = "AUTOSCHED_MAX_WORKERS") -> int:
+    """Return the number of threads for sync task functions (``AUTOSCHED_MAX_WORKERS``)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{label} must be a positive integer, not {value!r}.")
+    if value < 1:
+        raise ValueError(f"{label} must be a positive integer, not {value!r}.")
+    return value
+
+
+def valid_status_ttl(value: object, label: str = "AUTOSCHED_STATUS_TTL") -> float:
+    """Return the seconds a published status stays valid (``AUTOSCHED_STATUS_TTL``)."""
+    return _number(value, label, "a positive number of seconds", lambda v: v > 0)
+
+
+def valid_lease(ttl: object, renew: object) -> tuple[float, float]:
+    """Return the lease TTL and renewal interval (``AUTOSCHED_LEASE_TTL``/``_RENEW``)."""
+    if _is_number(ttl) and _is_number(renew):
+        ttl_s, renew_s = float(cast(float, ttl)), float(cast(float, renew))
+        if 0 < renew_s < ttl_s * (1 - MARGIN_SHARE):
+            return ttl_s, renew_s
+    raise ValueError(
+        f"AUTOSCHED_LEASE_RENEW ({renew!r}) must be a number of seconds above 0 and below "
+        f"{1 - MARGIN_SHARE:.0%} of AUTOSCHED_LEASE_TTL ({ttl!r})."
+    )

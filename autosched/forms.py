@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from autosched.models import PeriodicTask
 from autosched.registry import registry
-from autosched.targets import backend_aliases
+from autosched.worker import backend_aliases
 
 TARGET_FIELDS = ("run_on", "tasks_backend", "queue_name", "priority")
 

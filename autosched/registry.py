@@ -2,7 +2,8 @@
 
 Rows in the database name a registered key; nothing else (no form, row or setting) can make
 the scheduler import or call an arbitrary dotted path. This module imports nothing from Django
-so that ``autosched.register`` works before settings are configured.
+so that ``autosched.register`` works before settings are configured; ``autosched.defaults``
+turns registered defaults into rows.
 """
 
 from __future__ import annotations
@@ -11,13 +12,9 @@ import inspect
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
-from autosched.intervals import MAX_INTERVAL_SECONDS
-from autosched.runs import returns_coroutine
-
-if TYPE_CHECKING:
-    from autosched.models import PeriodicTask
+from autosched.scheduler import MAX_INTERVAL_SECONDS, returns_coroutine
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -26,7 +23,6 @@ __all__ = [
     "Registry",
     "register",
     "registry",
-    "sync_defaults",
 ]
 
 logger = logging.getLogger("autosched")
@@ -187,60 +183,7 @@ class Registry:
         """Return (key, key) pairs, sorted, for a form's choice field."""
         return [(key, key) for key in self.keys()]
 
-    def sync_defaults(self, using: str = "default") -> list[PeriodicTask]:
-        """Create a row for each default whose function has none yet; return the rows created.
-
-        Idempotent and safe to run from several processes at once. An existing row is never
-        updated or deleted, so an operator's change to a task always wins over the code.
-        """
-        from django.db import IntegrityError, transaction
-
-        from autosched.models import PeriodicTask
-
-        wanted = [entry for entry in self.all() if entry.interval_seconds is not None]
-        if not wanted:
-            return []
-        tasks = PeriodicTask.objects.using(using)
-        have = set(
-            tasks.filter(function__in=[e.key for e in wanted]).values_list("function", flat=True)
-        )
-        created = []
-        for entry in wanted:
-            if entry.key in have:
-                continue
-            assert entry.interval_seconds is not None  # Filtered above; narrows the type.
-            try:
-                # A savepoint, so that losing a race does not break an outer transaction.
-                with transaction.atomic(using=using):
-                    task = tasks.create(
-                        name=entry.key,
-                        function=entry.key,
-                        interval_seconds=entry.interval_seconds,
-                        enabled=entry.enabled,
-                    )
-            except IntegrityError:
-                if not tasks.filter(function=entry.key).exists():
-                    logger.warning(
-                        "Cannot create the default task for %s: another task is named %s",
-                        entry.key,
-                        entry.key,
-                    )
-                continue  # Otherwise another process created it meanwhile.
-            logger.info(
-                "Created periodic task %s (every %s s, enabled=%s) from its registered default",
-                entry.key,
-                entry.interval_seconds,
-                entry.enabled,
-            )
-            created.append(task)
-        return created
-
 
 #: The registry that ``@autosched.register`` fills and the admin and scheduler read.
 registry = Registry()
 register = registry.register
-
-
-def sync_defaults(using: str = "default") -> list[PeriodicTask]:
-    """Create the missing rows for the default registry's defaults; return the rows created."""
-    return registry.sync_defaults(using=using)

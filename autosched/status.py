@@ -1,4 +1,5 @@
-"""Live status: the scheduler publishes a snapshot to Django's cache for the admin to read.
+"""The live status that ``runscheduler`` publishes: where it lives in the cache, how to read it,
+and how to say it in the admin, its JSON view and ``schedulerstatus``.
 
 The snapshot is for display only. It expires after ``AUTOSCHED_STATUS_TTL`` seconds, so a
 scheduler that dies simply stops being shown; nothing, the scheduler included, ever restores
@@ -8,23 +9,23 @@ run state from it.
 from __future__ import annotations
 
 import logging
-import math
-import os
-import socket
-import threading
-import time
-from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.cache import caches
-from django.db import connections
 
-import autosched
 from autosched.conf import conf
-from autosched.scheduler import RunEvent, Scheduler
+from autosched.humanize import duration_words, short_span
 
-__all__ = ["STATUS_KEY", "StatusPublisher", "read_status"]
+__all__ = [
+    "ERROR_TEXT_LIMIT",
+    "STANDBY_KEY",
+    "STATUS_KEY",
+    "TASKS_KEY",
+    "banner",
+    "read_status",
+    "task_cells",
+]
 
 logger = logging.getLogger("autosched")
 
@@ -40,179 +41,6 @@ ERROR_TEXT_LIMIT = 300
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _trim(text: str | None) -> str | None:
-    if text is None or len(text) <= ERROR_TEXT_LIMIT:
-        return text
-    return text[: ERROR_TEXT_LIMIT - 1] + "…"
-
-
-class StatusPublisher:
-    """Publish a ``Scheduler``'s status every second and soon after each run starts or ends.
-
-    Two cache keys: a small heartbeat, written every second whatever the number of tasks, and
-    the tasks' status. Building the latter takes the scheduler's lock for a time that grows
-    with the number of tasks, so it is spaced out to use at most ``1 / COST_FACTOR`` of the
-    time (every second up to thousands of tasks; every ~20 s with 100,000).
-    """
-
-    #: Wait at least this many times the cost of the last tasks snapshot before the next.
-    COST_FACTOR = 50
-
-    def __init__(
-        self,
-        scheduler: Scheduler,
-        *,
-        info: Mapping[str, Any] | None = None,
-        cache_alias: str | None = None,
-        ttl: float | None = None,
-        every: float = 1.0,
-        min_gap: float = 0.2,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.scheduler = scheduler
-        self.info = dict(info or {})
-        self.cache_alias = conf.STATUS_CACHE if cache_alias is None else cache_alias
-        self.ttl = float(conf.STATUS_TTL if ttl is None else ttl)
-        self.every = every
-        # Runs may start and end thousands of times a second: they only mark the snapshot
-        # dirty, and it is written at most once per ``min_gap``.
-        self.min_gap = min_gap
-        #: "active" runs tasks; "standby" waits for the lease (see the README).
-        self.role = "active"
-        self.published = 0  # tasks snapshots written so far
-        self.beats = 0  # heartbeats written so far
-        self.started_at = _now()
-        self._clock = clock
-        self._dirty = False
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
-        self._failing = False
-        self._cost = 0.0  # seconds the last tasks snapshot took to build and write
-        self._counts = (0, 0)  # tasks loaded and enabled, as of the last tasks snapshot
-        self._tasks_at: str | None = None
-
-    def start(self) -> None:
-        """Publish now and every second from a background thread, until ``stop()``."""
-        if self._thread is not None:
-            return
-        self._stopping = False
-        self.scheduler.add_listener(self._on_run)
-        # The cache backend may block (a network or database round trip): never on the loop.
-        self._thread = threading.Thread(target=self._loop, name="autosched-status", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop publishing and remove the snapshot, so the scheduler stops counting as alive."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self.scheduler.remove_listener(self._on_run)
-        self._stopping = True
-        self._wake.set()
-        thread.join(self.ttl)  # bounded: a hung cache call must not hold up the exit
-
-    def _on_run(self, event: RunEvent) -> None:
-        # Runs on the loop thread: only flag the change; waking the thread once is enough.
-        if not self._dirty:
-            self._dirty = True
-            self._wake.set()
-
-    def _tasks_gap(self) -> float:
-        gap = self.min_gap if self._dirty else self.every
-        return max(gap, self.COST_FACTOR * self._cost)
-
-    def _loop(self) -> None:
-        last_beat = last_tasks = -math.inf
-        while not self._stopping:
-            now = self._clock()
-            if now >= last_tasks + self._tasks_gap():
-                last_tasks = last_beat = now
-                self.publish()
-            elif now >= last_beat + self.every:
-                last_beat = now
-                self.publish_heartbeat()
-            else:
-                wait = min(last_beat + self.every, last_tasks + self._tasks_gap()) - now
-                self._wake.wait(wait)
-                self._wake.clear()
-        self._write(lambda cache: cache.delete_many([self._key(), TASKS_KEY]))
-        connections.close_all()  # this thread's own, if the cache is a database
-
-    def heartbeat(self) -> dict[str, Any]:
-        """Return the heartbeat: who publishes, since when, and how many tasks it holds."""
-        loaded, enabled = self._counts
-        return {
-            **self.info,
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "started_at": self.started_at.isoformat(),
-            "published_at": _now().isoformat(),
-            "version": autosched.__version__,
-            "role": self.role,
-            "tasks_loaded": loaded,
-            "tasks_enabled": enabled,
-            "tasks_published_at": self._tasks_at,
-        }
-
-    def tasks_status(self) -> dict[str, dict[str, Any]]:
-        """Return the status of every task, with its last error trimmed."""
-        self._dirty = False  # before reading, so a run ending meanwhile marks it again
-        tasks = self.scheduler.get_all_tasks_status()
-        for status in tasks.values():
-            status["last_error"] = _trim(status.get("last_error"))
-        self._counts = (len(tasks), sum(1 for status in tasks.values() if status["enabled"]))
-        return tasks
-
-    def snapshot(self) -> dict[str, Any]:
-        """Return what ``publish()`` writes: the tasks' status and a heartbeat."""
-        tasks = self.tasks_status()
-        return {"scheduler": self.heartbeat(), "tasks": tasks}
-
-    def publish(self) -> None:
-        """Write the tasks' status and a heartbeat now; a cache error is logged, never raised."""
-        if self.role == "active":
-            began = time.perf_counter()
-            published_at = _now().isoformat()
-            tasks = {"published_at": published_at, "tasks": self.tasks_status()}
-            # Kept until the next one is surely written, however far apart they are spaced.
-            timeout = self.ttl + self.COST_FACTOR * self._cost + self.every
-            if self._write(lambda cache: cache.set(TASKS_KEY, tasks, timeout=timeout)):
-                self.published += 1
-                self._tasks_at = published_at
-            self._cost = time.perf_counter() - began
-        self.publish_heartbeat()
-
-    def publish_heartbeat(self) -> None:
-        """Write the heartbeat now; a cache error is logged, never raised."""
-        beat = self.heartbeat()
-        if self._write(lambda cache: cache.set(self._key(), beat, timeout=self.ttl)):
-            self.beats += 1
-
-    def _key(self) -> str:
-        return STATUS_KEY if self.role == "active" else STANDBY_KEY
-
-    def _write(self, operation: Callable[[Any], object]) -> bool:
-        try:
-            operation(caches[self.cache_alias])
-        except Exception as exc:  # a broken cache must never break the scheduler
-            if not self._failing:
-                logger.warning(
-                    "Cannot publish the scheduler status to cache %r (%s: %s); retrying.",
-                    self.cache_alias,
-                    type(exc).__name__,
-                    exc,
-                )
-            self._failing = True
-            # A database cache may have left this thread a broken connection.
-            connections.close_all()
-            return False
-        if self._failing:
-            logger.warning("Publishing the scheduler status to %r again.", self.cache_alias)
-            self._failing = False
-        return True
 
 
 def read_status(*, cache_alias: str | None = None, now: datetime | None = None) -> dict[str, Any]:
@@ -249,3 +77,54 @@ def read_status(*, cache_alias: str | None = None, now: datetime | None = None) 
         "scheduler": heartbeat,
         "tasks": tasks["tasks"] if isinstance(tasks, dict) else {},
     }
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def task_cells(status: dict[str, Any] | None, now: datetime | None = None) -> dict[str, str]:
+    """Return the admin's status cells of one task: running, next run, last run, outcome, error."""
+    if status is None:
+        return dict.fromkeys(("running", "next_run", "last_run", "outcome", "error", "runs"), "")
+    now = now or datetime.now(UTC)
+    next_run = _parse(status.get("next_run"))
+    last_run = _parse(status.get("last_run"))
+    if not status.get("enabled"):
+        next_text = "disabled"
+    elif next_run is None:
+        next_text = ""
+    else:
+        next_text = f"in {short_span((next_run - now).total_seconds())}"
+    outcome = status.get("last_outcome") or ""
+    if outcome:
+        outcome = f"{outcome} ({duration_words(status.get('last_duration'))})"
+    return {
+        "running": "running" if status.get("running") else "",
+        "next_run": next_text,
+        "last_run": f"{short_span((now - last_run).total_seconds())} ago" if last_run else "never",
+        "outcome": outcome,
+        "error": status.get("last_error") or "",
+        "runs": _runs(status),
+    }
+
+
+def _runs(status: dict[str, Any]) -> str:
+    runs, errors = status.get("run_count", 0), status.get("error_count", 0)
+    return f"{runs} ({errors} failed)" if errors else str(runs)
+
+
+def banner(status: dict[str, Any]) -> str:
+    """Say whether a scheduler is alive, as ``read_status()`` found it."""
+    scheduler = status.get("scheduler")
+    if status.get("error"):
+        return f"Cannot read the live status from cache {status['cache']!r}: {status['error']}"
+    if not status.get("alive") or not scheduler:
+        return f"No scheduler has reported in the last {status['ttl']:g} s."
+    since = datetime.fromisoformat(scheduler["started_at"]).strftime("%Y-%m-%d %H:%M:%S %Z")
+    role = "" if scheduler.get("role", "active") == "active" else f" ({scheduler['role']})"
+    return (
+        f"Scheduler alive{role} on host {scheduler['host']}, pid {scheduler['pid']}, "
+        f"since {since}; {scheduler['tasks_enabled']} of {scheduler['tasks_loaded']} "
+        "task(s) enabled."
+    )

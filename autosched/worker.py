@@ -1,27 +1,99 @@
-"""The one Django Tasks task that runs a registered function on a worker, by its key.
+"""Everything Django Tasks: the task that runs a registered function on a worker, and enqueueing.
 
-Imported only when a run is enqueued or a worker executes one: importing it needs Django's
-Tasks framework (``django.tasks`` on Django 6, the ``django-tasks`` backport on 5.2).
+Django's Tasks framework is ``django.tasks`` on Django 6 and the ``django-tasks`` backport on
+Django 5.2. It is imported only when a run is enqueued or a worker executes one, so that
+autosched works without it for rows that run in the scheduler process.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.db import connections
 
 from autosched.registry import registry
-from autosched.targets import tasks_module
+
+__all__ = [
+    "DEFAULT_BACKEND",
+    "DEFAULT_QUEUE",
+    "MAX_PRIORITY",
+    "MIN_PRIORITY",
+    "EnqueueError",
+    "backend_aliases",
+    "check_backend",
+    "enqueue_run",
+    "run_periodic_task",  # noqa: F822 - made on first use, by __getattr__
+    "tasks_module",
+]
 
 logger = logging.getLogger("autosched")
 
-_task: Callable[[Callable[..., None]], Any] = tasks_module().task
+DEFAULT_BACKEND = "default"
+DEFAULT_QUEUE = "default"
+# Django Tasks' bounds (django.tasks.base and the backport agree); repeated here so that the
+# model and its migration do not need the Tasks framework installed.
+MIN_PRIORITY = -100
+MAX_PRIORITY = 100
 
 
-@_task
-def run_periodic_task(key: str, name: str = "") -> None:
+class EnqueueError(RuntimeError):
+    """A run could not be enqueued; the message names the task and the backend."""
+
+
+def tasks_module() -> ModuleType:
+    """Return Django's Tasks framework: ``django.tasks``, or the ``django_tasks`` backport."""
+    try:
+        return importlib.import_module("django.tasks")
+    except ImportError:
+        pass
+    try:
+        return importlib.import_module("django_tasks")
+    except ImportError:
+        raise ImportError(
+            "Enqueueing runs needs Django 6's django.tasks or, on Django 5.2, the django-tasks "
+            "backport: pip install 'autosched[worker]'."
+        ) from None
+
+
+def backend_aliases() -> list[str]:
+    """Return the Django Tasks backend aliases configured in the ``TASKS`` setting."""
+    configured = getattr(settings, "TASKS", None)
+    # Both Django 6 and the backport fall back to one "default" backend without the setting.
+    return sorted(configured) if configured else [DEFAULT_BACKEND]
+
+
+def check_backend(backend: str) -> str | None:
+    """Return why runs cannot be enqueued to ``backend``, or None if they can."""
+    if backend in backend_aliases():
+        return None
+    return (
+        f"{backend!r} is not a backend in the TASKS setting; "
+        f"choose one of: {', '.join(backend_aliases())}."
+    )
+
+
+def enqueue_run(key: str, name: str, *, backend: str, queue_name: str, priority: int) -> None:
+    """Enqueue one run of the function registered as ``key`` for periodic task ``name``."""
+    try:
+        task = _task().using(backend=backend, queue_name=queue_name, priority=priority)
+        result = task.enqueue(key, name)
+    except Exception as exc:
+        # The calling thread keeps its connection between slots (a connection per enqueue
+        # would cost more than the INSERT), but not a broken one: the next slot starts afresh.
+        connections.close_all()
+        raise EnqueueError(
+            f"Cannot enqueue periodic task {name!r} to backend {backend!r}, queue "
+            f"{queue_name!r}: {type(exc).__name__}: {exc}; trying again at the next slot."
+        ) from exc
+    logger.debug("Enqueued periodic task %r as %s.", name, result.id)
+
+
+def _run_periodic_task(key: str, name: str = "") -> None:
     """Run the function registered under ``key`` (never an arbitrary dotted path)."""
     registered = registry.get(key)
     if registered is None:
@@ -34,3 +106,22 @@ def run_periodic_task(key: str, name: str = "") -> None:
         async_to_sync(registered.func)()
     else:
         registered.func()
+
+
+# Workers find the task by its dotted path, autosched.worker.run_periodic_task.
+_run_periodic_task.__name__ = _run_periodic_task.__qualname__ = "run_periodic_task"
+
+
+def _task() -> Any:
+    # The Tasks framework's @task is applied on first use, not at import: importing this
+    # module (the models do, for the backend checks) must work without the framework.
+    task = globals().get("run_periodic_task")
+    if task is None:
+        task = globals()["run_periodic_task"] = tasks_module().task(_run_periodic_task)
+    return task
+
+
+def __getattr__(name: str) -> Any:
+    if name == "run_periodic_task":
+        return _task()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -78,7 +78,7 @@ def failover(kills: int) -> list[float]:
 
 def enqueue_cost(count: int = 500) -> float:
     """Return the mean milliseconds of one enqueue to django-tasks-db."""
-    from autosched.targets import enqueuer
+    from autosched.runner.calls import enqueuer
 
     enqueue = enqueuer(
         "tests.scaleapp.tasks.work", "bench", backend="default", queue_name="default", priority=0
@@ -130,7 +130,7 @@ async def lateness(
 
 def capacity(impl_name: str, mode: str, spread: bool) -> tuple[int, dict[int, float]]:
     """Return the largest size kept on time, and the p99 lateness at each size tried."""
-    from autosched.targets import enqueuer
+    from autosched.runner.calls import enqueuer
 
     def make() -> Callable[[], Any]:
         if mode == "process":

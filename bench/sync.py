@@ -81,9 +81,9 @@ def child_autosched(rows: int, edits: int, polls: int) -> Result:
     setup_django("sync_settings")
     from django.db import connection
 
-    from autosched.registry import sync_defaults
+    from autosched.defaults import sync_defaults
+    from autosched.runner.sync import TaskSync
     from autosched.scheduler import Scheduler
-    from autosched.sync import TaskSync
 
     out: Result = {"fill_s": fill_autosched(rows)}
     connection.close()

@@ -15,10 +15,9 @@ from django.test import Client
 from django.urls import reverse
 
 from autosched.admin import PeriodicTaskAdmin
-from autosched.models import PeriodicTask
-from autosched.runrequests import RunRequest
+from autosched.models import PeriodicTask, RunRequest
+from autosched.runner.publisher import StatusPublisher
 from autosched.scheduler import Scheduler
-from autosched.status import StatusPublisher
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,8 @@ from django.db.migrations.state import ProjectState
 from django.db.models.signals import post_migrate
 from django.test import override_settings
 
-from autosched.apps import AutoschedConfig, create_default_tasks
+from autosched.apps import AutoschedConfig
+from autosched.defaults import create_default_tasks
 from autosched.models import PeriodicTask
 
 pytestmark = pytest.mark.django_db

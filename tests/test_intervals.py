@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from autosched.intervals import MAX_INTERVAL_SECONDS, humanize_interval
+from autosched.humanize import humanize_interval
+from autosched.scheduler import MAX_INTERVAL_SECONDS
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,11 @@ import pytest
 from django.db import OperationalError, connections
 
 from autosched.checks import check_settings
-from autosched.leadership import MARGIN_SHARE, Leadership, make_holder_id
-from autosched.leases import SchedulerLease
+from autosched.conf import MARGIN_SHARE
+from autosched.models import SchedulerLease
 from autosched.runner import SchedulerRunner
-from autosched.scheduler import Scheduler
+from autosched.runner.identity import Identity
+from autosched.runner.leadership import Leadership
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +41,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 def test_holder_id_names_host_and_pid() -> None:
-    host, pid, token = make_holder_id().rsplit(":", 2)
+    host, pid, token = Leadership(identity=Identity()).holder.rsplit(":", 2)
     assert host
     assert int(pid) > 0
     assert len(token) == 8
@@ -144,7 +145,7 @@ def test_standby_logs_who_holds_the_lease_once(caplog: pytest.LogCaptureFixture)
 
 
 def test_renewal_below_ttl_is_required() -> None:
-    with pytest.raises(ValueError, match="well below the lease TTL"):
+    with pytest.raises(ValueError, match="must be a number of seconds above 0 and below 80% of"):
         Leadership(ttl=2, renew_every=2)
 
 
@@ -160,9 +161,9 @@ def test_watchdog_fences_when_renewals_fail() -> None:
     changes: list[bool] = []
     lost = threading.Event()
 
-    def on_change(active: bool) -> None:
-        changes.append(active)
-        if not active:
+    def on_change() -> None:
+        changes.append(leader.holds())
+        if not changes[-1]:
             lost.set()
 
     leader.on_change = on_change
@@ -204,11 +205,14 @@ async def until(condition: Callable[[], bool]) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_serve_runs_the_scheduler_only_while_holding() -> None:
-    leader = Leadership(ttl=0.6, renew_every=0.1)
+async def test_runner_runs_the_scheduler_only_while_holding() -> None:
     rival = Leadership(ttl=60, renew_every=2)
-    scheduler = Scheduler(grace_period=1)
-    serving = asyncio.create_task(leader.serve(scheduler))
+    runner = SchedulerRunner(sync_interval=0.05)
+    runner.leadership.ttl, runner.leadership.renew_every = 0.6, 0.1
+    leader = runner.leadership
+    scheduler = runner.scheduler
+    await runner.load()
+    serving = asyncio.create_task(runner.run())
     async with asyncio.timeout(5):
         await until(scheduler.is_running)
         real_claim = SchedulerLease.claim
@@ -225,22 +229,23 @@ async def test_serve_runs_the_scheduler_only_while_holding() -> None:
             await in_thread(lambda: wait_for(rival.attempt))
         await asyncio.sleep(0.3)
         assert not scheduler.is_running()
-        assert leader.role == "standby"
+        assert runner.role == "standby"
         await in_thread(rival.release)
         await until(scheduler.is_running)
-        scheduler.stop()
-        leader.resign()
+        runner.request_stop()
         await serving
     assert not await in_thread(SchedulerLease.objects.exists)
 
 
-async def test_resign_ends_a_standby_serve() -> None:
+async def test_stop_ends_a_standby() -> None:
     rival = Leadership(ttl=60, renew_every=2)
     await in_thread(rival.attempt)
-    leader = Leadership(ttl=60, renew_every=0.1)
-    serving = asyncio.create_task(leader.serve(Scheduler()))
-    await asyncio.sleep(0.05)
-    leader.resign()
+    runner = SchedulerRunner(sync_interval=0.05)
+    runner.leadership.renew_every = 0.1
+    await runner.load()
+    serving = asyncio.create_task(runner.run())
+    await asyncio.sleep(0.1)
+    runner.request_stop()
     async with asyncio.timeout(5):
         await serving
     assert await in_thread(lambda: SchedulerLease.objects.get().holder) == rival.holder
@@ -266,10 +271,10 @@ async def test_runner_stands_by_until_the_lease_is_free() -> None:
     async with asyncio.timeout(5):
         await asyncio.sleep(0.3)  # several claims, all refused: nothing may start
         assert not runner.scheduler.is_running()
-        assert (runner.leadership.role, runner.operations.status.role) == ("standby", "standby")
+        assert (runner.role, runner.publisher.heartbeat()["role"]) == ("standby", "standby")
         await in_thread(rival.release)
         await until(runner.scheduler.is_running)
-        assert runner.operations.status.role == "active"
+        assert runner.publisher.heartbeat()["role"] == "active"
         runner.request_stop()
         await running
     assert not await in_thread(SchedulerLease.objects.exists)  # released on the way out

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from autosched.defaults import sync_defaults
 from autosched.models import PeriodicTask
 from autosched.registry import (
     MAX_KEY_LENGTH,
@@ -13,7 +14,6 @@ from autosched.registry import (
     RegistrationError,
     Registry,
     registry,
-    sync_defaults,
 )
 from tests.testapp import tasks
 
@@ -228,4 +228,4 @@ def test_sync_defaults_skips_a_default_whose_name_another_row_took(
 def test_sync_defaults_of_a_registry_without_defaults_does_nothing() -> None:
     reg = Registry()
     reg.register(job)
-    assert reg.sync_defaults() == []
+    assert sync_defaults(source=reg) == []

@@ -18,12 +18,12 @@ from django.db import OperationalError, connections
 from autosched.models import PeriodicTask
 from autosched.runner import (
     FORCED_EXIT_STATUS,
-    MAX_BACKOFF,
     SchedulerRunner,
-    capture_signals,
+    stop_on_signals,
     threads_blocking_exit,
 )
-from autosched.runs import RUN_THREAD_PREFIX
+from autosched.runner.runner import MAX_BACKOFF
+from autosched.scheduler import RUN_THREAD_PREFIX
 
 SYNC = "tests.testapp.tasks.no_default"
 
@@ -161,7 +161,7 @@ async def test_tasks_keep_running_while_the_database_fails(
 def test_first_signal_requests_a_stop_and_handlers_are_restored() -> None:
     runner = SchedulerRunner(sync_interval=1)
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    with capture_signals(runner):
+    with stop_on_signals(runner):
         signal.raise_signal(signal.SIGTERM)
         assert runner.stop_requested
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
@@ -175,7 +175,7 @@ def test_second_sigint_forces_an_exit() -> None:
         statuses.append(status)
         raise SystemExit(status)
 
-    with capture_signals(runner, force_exit=force_exit):
+    with stop_on_signals(runner, force_exit=force_exit):
         signal.raise_signal(signal.SIGINT)
         assert statuses == []
         with pytest.raises(SystemExit):
@@ -185,7 +185,7 @@ def test_second_sigint_forces_an_exit() -> None:
 
 def test_second_sigterm_does_not_force() -> None:
     runner = SchedulerRunner(sync_interval=1)
-    with capture_signals(runner, force_exit=pytest.fail):  # type: ignore[arg-type]
+    with stop_on_signals(runner, force_exit=pytest.fail):  # type: ignore[arg-type]
         signal.raise_signal(signal.SIGTERM)
         signal.raise_signal(signal.SIGTERM)
 
@@ -194,7 +194,7 @@ async def test_signals_are_left_alone_off_the_main_thread() -> None:
     runner = SchedulerRunner(sync_interval=1)
 
     def enter() -> object:
-        with capture_signals(runner):
+        with stop_on_signals(runner):
             return signal.getsignal(signal.SIGTERM)
 
     before = signal.getsignal(signal.SIGTERM)

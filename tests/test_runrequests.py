@@ -14,18 +14,12 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django.utils import timezone
 
-from autosched.models import PeriodicTask
+from autosched.models import PeriodicTask, RunRequest
+from autosched.models.run_request import Claim, claim, claim_requests, pending_ids
 from autosched.runner import SchedulerRunner
-from autosched.runrequests import (
-    Claim,
-    RunRequest,
-    claim,
-    claim_requests,
-    pending_ids,
-    scheduler_identity,
-    start_claimed_runs,
-)
+from autosched.runner.run_now import start_claimed_runs
 from autosched.scheduler import Scheduler
+from tests.core_helpers import running
 from tests.testapp import tasks
 
 NO_DEFAULT = "tests.testapp.tasks.no_default"
@@ -61,7 +55,7 @@ def test_nothing_pending_costs_one_query(
     task: PeriodicTask, django_assert_num_queries: Any
 ) -> None:
     with django_assert_num_queries(1):
-        assert claim_requests() == []
+        assert claim_requests(claimer="x:1") == []
 
 
 def test_a_request_older_than_a_minute_expires(
@@ -71,7 +65,7 @@ def test_a_request_older_than_a_minute_expires(
     RunRequest.objects.create(task=task, requested_by="ann", requested_at=old)
     fresh = RunRequest.objects.create(task=task, requested_by="bob")
     with caplog.at_level(logging.WARNING, "autosched"):
-        claims = claim_requests()
+        claims = claim_requests(claimer="x:1")
     assert [c.id for c in claims] == [fresh.pk]
     assert list(RunRequest.objects.values_list("requested_by", flat=True)) == ["bob"]
     assert "Run request for 'manual' by ann expired" in caplog.text
@@ -83,7 +77,7 @@ def test_claimed_requests_are_kept_for_a_day(task: PeriodicTask) -> None:
     )
     RunRequest.objects.create(task=task, claimed_at=timezone.now(), claimed_by="x:1")
     RunRequest.objects.create(task=task)
-    claim_requests()
+    claim_requests(claimer="x:1")
     assert RunRequest.objects.count() == 2
 
 
@@ -91,12 +85,6 @@ def test_deleting_the_task_deletes_its_requests(task: PeriodicTask) -> None:
     RunRequest.objects.create(task=task)
     task.delete()
     assert not RunRequest.objects.exists()
-
-
-def test_the_identity_is_host_and_pid() -> None:
-    host, pid = scheduler_identity().rsplit(":", 1)
-    assert host
-    assert pid.isdigit()
 
 
 def claim_of(name: str) -> Claim:
@@ -107,9 +95,9 @@ async def test_a_claim_runs_the_task() -> None:
     ran = asyncio.Event()
     scheduler = Scheduler()
     scheduler.add_task("manual", ran.set, 300)
-    runs = start_claimed_runs(scheduler, [claim_of("manual")])
-    await asyncio.wait_for(asyncio.gather(*runs), 5)
-    assert ran.is_set()
+    async with running(scheduler):
+        assert start_claimed_runs(scheduler, [claim_of("manual")]) == 1
+        await asyncio.wait_for(ran.wait(), 5)
     assert scheduler.tasks["manual"].run_count == 1
 
 
@@ -117,20 +105,32 @@ async def test_a_claim_for_a_running_task_is_dropped(caplog: pytest.LogCaptureFi
     release = asyncio.Event()
     scheduler = Scheduler()
     scheduler.add_task("busy", release.wait, 300)
-    first = start_claimed_runs(scheduler, [claim_of("busy")])
-    await asyncio.sleep(0)  # let the first run start
-    with caplog.at_level(logging.WARNING, "autosched"):
-        assert start_claimed_runs(scheduler, [claim_of("busy")]) == []
-    release.set()
-    await asyncio.wait_for(asyncio.gather(*first), 5)
+    async with running(scheduler):
+        assert start_claimed_runs(scheduler, [claim_of("busy")]) == 1
+        await asyncio.sleep(0)  # let the first run start
+        with caplog.at_level(logging.WARNING, "autosched"):
+            assert start_claimed_runs(scheduler, [claim_of("busy")]) == 0
+        release.set()
     assert scheduler.tasks["busy"].run_count == 1
     assert "Run request for 'busy' by ann dropped: the task is running already" in caplog.text
 
 
 async def test_a_claim_for_a_task_not_loaded_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, "autosched"):
-        assert start_claimed_runs(Scheduler(), [claim_of("ghost")]) == []
+    scheduler = Scheduler()
+    async with running(scheduler):
+        with caplog.at_level(logging.WARNING, "autosched"):
+            assert start_claimed_runs(scheduler, [claim_of("ghost")]) == 0
     assert "Run request for 'ghost' by ann dropped: the task is not loaded" in caplog.text
+
+
+async def test_a_claim_while_the_scheduler_is_stopped_is_dropped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler = Scheduler()
+    scheduler.add_task("manual", lambda: None, 300)
+    with caplog.at_level(logging.WARNING, "autosched"):
+        assert start_claimed_runs(scheduler, [claim_of("manual")]) == 0
+    assert "Run request for 'manual' by ann dropped: the scheduler is stopping" in caplog.text
 
 
 @pytest.fixture
@@ -168,4 +168,4 @@ async def test_the_runner_runs_a_request_within_a_second(runner: SchedulerRunner
     assert time.monotonic() - requested < 1
     assert tasks.calls == ["no_default"]
     request = await RunRequest.objects.aget()
-    assert request.claimed_by == scheduler_identity()
+    assert request.claimed_by == str(runner.identity)

@@ -98,7 +98,7 @@ def test_run_unregistered_function(rows: None) -> None:
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
 def test_bad_sync_interval(db: None, value: str) -> None:
     with pytest.raises(
-        CommandError, match=f"--sync-interval must be more than 0 seconds, not {value}"
+        CommandError, match=f"--sync-interval must be a positive number of seconds, not {value}"
     ):
         run_command("--sync-interval", value)
 
@@ -110,7 +110,9 @@ def test_sync_interval_that_is_not_a_number(db: None) -> None:
 
 def test_bad_sync_interval_setting(db: None, settings: Any) -> None:
     settings.AUTOSCHED_SYNC_INTERVAL = "1"
-    with pytest.raises(CommandError, match="must be a number of seconds, not '1'"):
+    with pytest.raises(
+        CommandError, match="AUTOSCHED_SYNC_INTERVAL must be a positive number of seconds, not '1'"
+    ):
         run_command()
 
 
@@ -425,7 +427,9 @@ def test_serve_prints_what_it_loaded_and_stops_on_sigterm() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_serve_reports_a_database_error_at_start() -> None:
     with (
-        mock.patch("autosched.runner.sync_defaults", side_effect=OperationalError("no such table")),
+        mock.patch(
+            "autosched.runner.runner.sync_defaults", side_effect=OperationalError("no such table")
+        ),
         pytest.raises(CommandError, match="Cannot load periodic tasks from database 'default'"),
     ):
         run_command()

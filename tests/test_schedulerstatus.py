@@ -16,8 +16,9 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command
 
 from autosched import status as status_module
+from autosched.runner.publisher import StatusPublisher
 from autosched.scheduler import Scheduler
-from autosched.status import StatusPublisher, read_status
+from autosched.status import read_status
 from tests.test_runscheduler import (  # noqa: F401 - fixtures
     PROC_ALIAS,
     ROOT,

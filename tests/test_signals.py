@@ -14,11 +14,11 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.db import connections
 
-from autosched.models import PeriodicTask
+from autosched.models import PeriodicTask, RunRequest
 from autosched.runner import SchedulerRunner
-from autosched.runrequests import RunRequest
+from autosched.runner.signal_sender import SignalSender
 from autosched.scheduler import RunEvent, Scheduler
-from autosched.signals import SignalSender, task_finished, task_started
+from autosched.signals import task_finished, task_started
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:

@@ -17,8 +17,9 @@ from django.core.cache.backends.filebased import FileBasedCache
 
 import autosched
 from autosched.checks import check_settings
+from autosched.runner.publisher import StatusPublisher
 from autosched.scheduler import RunEvent, Scheduler
-from autosched.status import STANDBY_KEY, STATUS_KEY, TASKS_KEY, StatusPublisher, read_status
+from autosched.status import STANDBY_KEY, STATUS_KEY, TASKS_KEY, read_status
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
@@ -222,7 +223,7 @@ def test_the_publisher_never_reads_the_cache(
 
 
 def test_a_standby_scheduler_does_not_hide_the_active_one(publisher: StatusPublisher) -> None:
-    publisher.role = "standby"
+    publisher.role = lambda: "standby"
     publisher.publish()
     assert not read_status()["alive"]
     assert cache.get(STANDBY_KEY)["role"] == "standby"

@@ -14,15 +14,15 @@ from django.utils import timezone
 
 from autosched.models import PeriodicTask, TaskChange
 from autosched.registry import registry
-from autosched.scheduler import Scheduler
-from autosched.sync import (
+from autosched.runner.calls import with_fresh_connections
+from autosched.runner.sync import (
     MAX_CHANGES_PER_POLL,
     PRUNE_EVERY,
     Changes,
     Row,
     TaskSync,
-    with_fresh_connections,
 )
+from autosched.scheduler import Scheduler
 from tests.testapp import tasks
 
 SYNC = "tests.testapp.tasks.no_default"
@@ -313,7 +313,7 @@ def test_sync_functions_are_wrapped_for_fresh_connections(
 def test_wrapper_closes_old_connections_around_the_call() -> None:
     calls: list[str] = []
     with mock.patch(
-        "autosched.sync.close_old_connections", side_effect=lambda: calls.append("close")
+        "autosched.runner.calls.close_old_connections", side_effect=lambda: calls.append("close")
     ):
         with_fresh_connections(lambda: calls.append("run"))()
     assert calls == ["close", "run", "close"]
@@ -324,7 +324,7 @@ def test_wrapper_closes_connections_after_a_failure() -> None:
         raise RuntimeError("boom")
 
     with (
-        mock.patch("autosched.sync.close_old_connections") as close,
+        mock.patch("autosched.runner.calls.close_old_connections") as close,
         pytest.raises(RuntimeError),
     ):
         with_fresh_connections(fail)()
@@ -344,7 +344,7 @@ async def test_wrapped_sync_run_closes_connections_in_the_worker_thread() -> Non
     scheduler = Scheduler()
     scheduler.add_task("job", with_fresh_connections(job), 60)
     with mock.patch(
-        "autosched.sync.close_old_connections", side_effect=lambda: seen.append("close")
+        "autosched.runner.calls.close_old_connections", side_effect=lambda: seen.append("close")
     ):
         await scheduler.run_task(scheduler.tasks["job"])
     assert seen == ["close", "run", "close"]
@@ -361,7 +361,7 @@ def test_registry_is_consulted_not_imported(sync: TaskSync, scheduler: Scheduler
 def test_backends_without_triggers_reload_every_sync(
     sync: TaskSync, scheduler: Scheduler, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("autosched.sync.TRIGGER_VENDORS", frozenset())
+    monkeypatch.setattr("autosched.runner.sync.TRIGGER_VENDORS", frozenset())
     first_sync(sync, scheduler)
     make_task("job")
     assert resync(sync, scheduler).full

@@ -11,9 +11,11 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from autosched.models import PeriodicTask
+from autosched.runner import SchedulerRunner
+from autosched.runner.calls import enqueuer
+from autosched.runner.sync import TaskSync
 from autosched.scheduler import Scheduler
-from autosched.sync import TaskSync
-from autosched.targets import EnqueueError, backend_aliases, enqueuer, guarded, tasks_module
+from autosched.worker import EnqueueError, backend_aliases, tasks_module
 from tests.testapp import tasks
 
 SYNC = "tests.testapp.tasks.no_default"
@@ -62,29 +64,6 @@ def test_worker_refuses_an_unregistered_key() -> None:
         run_periodic_task.call("os.system", "evil")
 
 
-def test_guarded_run_is_refused_without_the_lease(caplog: pytest.LogCaptureFixture) -> None:
-    calls: list[int] = []
-    holds = [True]
-    run = guarded(lambda: calls.append(1), lambda: holds[0], "job")
-    run()
-    holds[0] = False
-    with caplog.at_level(logging.WARNING, logger="autosched"):
-        run()
-    assert calls == [1]
-    assert "Not running task 'job': this process is no longer the active scheduler" in caplog.text
-
-
-def test_guarded_async_run() -> None:
-    calls: list[int] = []
-
-    async def work() -> None:
-        calls.append(1)
-
-    asyncio.run(guarded(work, lambda: False, "job")())
-    asyncio.run(guarded(work, lambda: True, "job")())
-    assert calls == [1]
-
-
 def test_backend_aliases_come_from_the_tasks_setting(settings: Any) -> None:
     settings.TASKS = {**IMMEDIATE, "other": IMMEDIATE["default"]}
     assert backend_aliases() == ["default", "other"]
@@ -130,14 +109,18 @@ def test_sync_enqueues_worker_rows_and_rebuilds_on_a_target_change() -> None:
 
 
 @pytest.mark.django_db
-def test_sync_wraps_runs_in_the_guard() -> None:
+def test_runs_are_fenced_by_the_lease(caplog: pytest.LogCaptureFixture) -> None:
     PeriodicTask.objects.all().delete()
     PeriodicTask.objects.create(name="g", function=SYNC, interval_seconds=5)
-    sync, scheduler = TaskSync(guard=lambda: False), Scheduler()
-    sync.apply(scheduler, sync.reload())
+    runner = SchedulerRunner()  # never started: it does not hold the lease
+    runner.sync.apply(runner.scheduler, runner.sync.reload())
     tasks.calls.clear()
-    scheduler.tasks["g"].func()
+    task = runner.scheduler.tasks["g"]
+    with caplog.at_level(logging.WARNING, logger="autosched"):
+        asyncio.run(runner.scheduler.run_task(task))
     assert tasks.calls == []
+    assert task.last_outcome == "cancelled"
+    assert "Not running task 'g': its scheduler may no longer launch runs" in caplog.text
 
 
 @pytest.mark.django_db

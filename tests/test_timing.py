@@ -7,13 +7,13 @@ from fractions import Fraction
 
 import pytest
 
-from autosched.timing import (
+from autosched.scheduler.grid import next_slot
+from autosched.scheduler.validation import (
     MAX_INTERVAL_SECONDS,
     TaskNotFoundError,
     TaskTypeError,
     check_interval,
     check_name,
-    next_slot,
 )
 
 

@@ -52,3 +52,11 @@ def sleepy() -> None:
     record("sleepy-start")
     time.sleep(2)
     record("sleepy-end")
+
+
+@autosched.register
+def three_seconds() -> None:
+    """Record a start and an end three seconds apart."""
+    record("three-start")
+    time.sleep(3)
+    record("three-end")

@@ -14,19 +14,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, Error, connections
 
-from autosched.conf import conf
-from autosched.intervals import humanize_interval
+from autosched.conf import conf, valid_sync_interval
+from autosched.humanize import humanize_interval
 from autosched.management.table import write_table
 from autosched.models import PeriodicTask
 from autosched.registry import registry
-from autosched.runner import (
-    SchedulerRunner,
-    capture_signals,
-    check_sync_interval,
-    threads_blocking_exit,
-)
+from autosched.runner import SchedulerRunner, stop_on_signals, threads_blocking_exit
+from autosched.runner.calls import with_fresh_connections
 from autosched.scheduler import Scheduler
-from autosched.sync import with_fresh_connections
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -85,7 +80,8 @@ class Command(BaseCommand):
     def _sync_interval(self, value: float | None) -> float:
         interval = conf.SYNC_INTERVAL if value is None else value
         try:
-            return check_sync_interval(interval, "--sync-interval")
+            label = "AUTOSCHED_SYNC_INTERVAL" if value is None else "--sync-interval"
+            return valid_sync_interval(interval, label)
         except (TypeError, ValueError) as exc:
             raise CommandError(str(exc)) from None
 
@@ -168,7 +164,7 @@ class Command(BaseCommand):
             self._describe_start(runner)
             await runner.run()
 
-        with capture_signals(runner):
+        with stop_on_signals(runner):
             asyncio.run(main())
         self.stdout.write("Scheduler stopped.")
         blocking = threads_blocking_exit() if self.owns_process else []

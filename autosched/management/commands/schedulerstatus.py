@@ -11,8 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from autosched.conf import conf
 from autosched.management.table import write_table
-from autosched.status import read_status
-from autosched.status_display import banner, task_cells
+from autosched.status import banner, read_status, task_cells
 
 #: Exit status when no scheduler has reported within the TTL, as a liveness probe expects.
 NOT_ALIVE = 1

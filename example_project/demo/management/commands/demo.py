@@ -15,8 +15,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from autosched.defaults import sync_defaults
 from autosched.models import PeriodicTask
-from autosched.registry import sync_defaults
 
 MANAGE_PY = Path(__file__).resolve().parents[4] / "manage.py"
 USERNAME = PASSWORD = "admin"

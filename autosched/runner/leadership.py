@@ -10,12 +10,8 @@ expire and pass to another process: no slot runs twice.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -23,24 +19,19 @@ from typing import Literal
 
 from django.db import DEFAULT_DB_ALIAS, Error, connections
 
-from autosched.conf import conf
-from autosched.leases import SchedulerLease
-from autosched.scheduler import Scheduler
+from autosched.conf import MARGIN_SHARE, conf, valid_lease
+from autosched.models import SchedulerLease
+from autosched.runner.identity import Identity
+
+__all__ = ["Leadership", "Role"]
 
 logger = logging.getLogger("autosched")
 
 Role = Literal["active", "standby"]
-#: Share of the TTL kept in hand: an active scheduler stops this long before its lease ends.
-MARGIN_SHARE = 0.2
 #: Seconds between a standby's claims (at most; never more often than the renew interval).
 STANDBY_POLL = 0.5
 #: Seconds before the first retry after a database error (doubling up to the renew interval).
 RETRY_AFTER_ERROR = 0.25
-
-
-def make_holder_id() -> str:
-    """Return an id naming this process: ``host:pid:random``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class Leadership:
@@ -51,22 +42,20 @@ class Leadership:
         using: str = DEFAULT_DB_ALIAS,
         *,
         name: str = "default",
+        identity: Identity | None = None,
         ttl: float | None = None,
         renew_every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.using = using
         self.name = name
-        self.ttl = float(conf.LEASE_TTL if ttl is None else ttl)
-        self.renew_every = float(conf.LEASE_RENEW if renew_every is None else renew_every)
-        if not 0 < self.renew_every < self.ttl * (1 - MARGIN_SHARE):
-            raise ValueError(
-                f"The lease renewal interval ({self.renew_every:g} s) must be more than 0 and "
-                f"well below the lease TTL ({self.ttl:g} s)."
-            )
-        self.holder = make_holder_id()
-        #: Called with True on gaining the lease and False on losing it, from any thread.
-        self.on_change: Callable[[bool], None] | None = None
+        self.ttl, self.renew_every = valid_lease(
+            conf.LEASE_TTL if ttl is None else ttl,
+            conf.LEASE_RENEW if renew_every is None else renew_every,
+        )
+        self.holder = str(identity or Identity())
+        #: Called after this process gains or loses the lease, from whichever thread noticed.
+        self.on_change: Callable[[], None] | None = None
         self.failures = 0  # consecutive failed attempts (database errors)
         self._clock = clock
         self._valid_until: float | None = None  # local monotonic deadline while active
@@ -74,8 +63,6 @@ class Leadership:
         self._cond = threading.Condition()  # guards the deadline; wakes the threads
         self._transition = threading.Lock()
         self._closing = False
-        self._resigned = False
-        self._wake: Callable[[], None] | None = None  # wakes serve() from any thread
         self._threads: list[threading.Thread] = []
 
     def __repr__(self) -> str:
@@ -121,7 +108,7 @@ class Leadership:
             elif not quiet:
                 logger.warning("Lost the scheduler lease %r (%s): standing by.", self.name, reason)
             if self.on_change is not None:
-                self.on_change(deadline is not None)
+                self.on_change()
 
     # -- talking to the database (blocking: the lease thread, or tests) --------------------
 
@@ -238,57 +225,3 @@ class Leadership:
                     continue
             reason = f"not renewed for {self.ttl * (1 - MARGIN_SHARE):g} s"
             self._set_valid_until(None, reason, unless_renewed=deadline)
-
-    # -- driving a scheduler (event loop) --------------------------------------------------
-
-    async def serve(
-        self, scheduler: Scheduler, *, on_change: Callable[[bool], None] | None = None
-    ) -> None:
-        """Run ``scheduler`` while this process holds the lease, until stopped or resigned.
-
-        ``on_change(active)`` is called from any thread when this process gains or loses it.
-        """
-        loop = asyncio.get_running_loop()
-        changed = asyncio.Event()
-        losses = 0
-
-        def wake() -> None:
-            with contextlib.suppress(RuntimeError):  # the loop already closed
-                loop.call_soon_threadsafe(changed.set)
-
-        def changed_to(active: bool) -> None:
-            nonlocal losses
-            if not active:
-                losses += 1
-                scheduler.stop()  # stop launching at once, from whichever thread noticed
-            if on_change is not None:
-                on_change(active)
-            wake()
-
-        self.on_change, self._wake, self._resigned = changed_to, wake, False
-        self.start()
-        try:
-            while not self._resigned:
-                changed.clear()
-                if not self.holds():
-                    await changed.wait()
-                    continue
-                seen = losses
-                running = asyncio.ensure_future(scheduler.start())
-                await asyncio.sleep(0)  # let it start, then make sure the lease did not end
-                if not self.holds():  # meanwhile: a fence that found it not yet running
-                    scheduler.stop()
-                await running
-                if losses == seen and self.holds():  # stopped by its owner, not by a fence
-                    break
-        finally:
-            self.on_change = self._wake = None
-            # Only now, with in-flight runs drained, may a standby take over.
-            await asyncio.to_thread(self.close)
-
-    def resign(self) -> None:
-        """Make ``serve()`` return once its scheduler stops; safe from any thread."""
-        self._resigned = True
-        wake = self._wake
-        if wake is not None:
-            wake()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from autosched.timing import (
+from autosched.scheduler.validation import (
     DuplicateTaskError,
     TaskTypeError,
     check_func,
@@ -14,9 +14,8 @@ from autosched.timing import (
 )
 
 if TYPE_CHECKING:
-    from autosched.scheduler import Scheduler
+    from autosched.scheduler.scheduler import Scheduler
 
-TaskFunc = Callable[[], Any] | Callable[[], Awaitable[Any]]
 _CONFIG_KEYS = {"function", "interval", "enabled"}
 
 
@@ -24,7 +23,7 @@ def setup_tasks_from_config(scheduler: Scheduler, config: dict[str, dict[str, An
     """Add every task of ``config``; if any entry is bad, add none and raise naming it."""
     if not isinstance(config, dict):
         raise TaskTypeError(f"config must be a dict of task name to settings, got {config!r}.")
-    checked: list[tuple[str, TaskFunc, int | float, bool]] = []
+    checked: list[tuple[str, Callable[[], Any], int | float, bool]] = []
     for name, settings in config.items():
         check_name(name)
         if not isinstance(settings, dict):
@@ -41,8 +40,12 @@ def setup_tasks_from_config(scheduler: Scheduler, config: dict[str, dict[str, An
         enabled = settings.get("enabled", True)
         if not isinstance(enabled, bool):
             raise TaskTypeError(f"Task {name!r}: enabled must be True or False, got {enabled!r}.")
-        if name in scheduler.tasks:
-            raise DuplicateTaskError(f"A task named {name!r} already exists.")
         checked.append((name, settings["function"], interval, enabled))
-    for name, func, interval, enabled in checked:
-        scheduler.add_task(name, func, interval, enabled=enabled)
+    # Under the scheduler's lock, so that no other thread can take a name between the check
+    # for duplicates and the adds: all of them go in, or none.
+    with scheduler.lock:
+        for name, *_ in checked:
+            if name in scheduler.tasks:
+                raise DuplicateTaskError(f"A task named {name!r} already exists.")
+        for name, func, interval, enabled in checked:
+            scheduler.add_task(name, func, interval, enabled=enabled)

@@ -1,4 +1,4 @@
-"""Grid arithmetic and input checks for the scheduler core (no asyncio, no Django)."""
+"""Input checks and errors of the scheduler core: every bad value is refused at the call."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import math
 from numbers import Real
 from typing import Any, cast
 
-# Beyond this, wall-clock datetimes for "next run" overflow; no real schedule needs it.
-MAX_INTERVAL_SECONDS = 100 * 365 * 24 * 3600
+#: The longest interval a task may have: one year of 365 days. Nothing periodic needs more,
+#: and the database, the admin and the registry all share this one bound.
+MAX_INTERVAL_SECONDS = 31_536_000
 
 
 class TaskTypeError(TypeError, ValueError):
@@ -36,7 +37,7 @@ def check_name(name: Any) -> str:
 
 
 def check_func(name: str, func: Any) -> None:
-    """Raise unless ``func`` can be called with no arguments later."""
+    """Raise unless ``func`` can be called later."""
     if not callable(func):
         raise TaskTypeError(f"Task {name!r}: func must be callable, got {func!r}.")
 
@@ -58,24 +59,6 @@ def check_interval(name: str, interval: Any) -> int | float:
     if seconds > MAX_INTERVAL_SECONDS:
         raise ValueError(
             f"Task {name!r}: interval_seconds must be at most {MAX_INTERVAL_SECONDS} "
-            f"(100 years), got {interval!r}."
+            f"(one year), got {interval!r}."
         )
     return seconds
-
-
-def next_slot(anchor: float, interval: float, fired_slot: int, now: float) -> tuple[int, int]:
-    """Return the grid slot to run next after ``fired_slot`` and how many slots were missed.
-
-    Slot ``k`` is due at ``anchor + k * interval``. The next slot is the first one still in
-    the future at ``now``; the slots skipped over (the loop was blocked, the machine slept)
-    are coalesced into the run that just happened rather than fired in a burst.
-    """
-    slot = fired_slot + 1
-    if anchor + slot * interval > now:
-        return slot, 0
-    late_by = now - anchor
-    target = math.floor(late_by / interval) + 1
-    # Guard against float rounding putting ``target`` on a slot that is not in the future.
-    while anchor + target * interval <= now:
-        target += 1
-    return target, target - slot

@@ -8,10 +8,7 @@ scheduler claims within ``REQUEST_TTL`` is expired (deleted) rather than run lat
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
-import socket
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -19,9 +16,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from autosched.scheduler import Scheduler
-
-__all__ = ["REQUEST_TTL", "Claim", "RunRequest", "claim_requests", "start_claimed_runs"]
+__all__ = ["REQUEST_TTL", "Claim", "RunRequest", "claim_requests"]
 
 logger = logging.getLogger("autosched")
 
@@ -67,19 +62,14 @@ class Claim(NamedTuple):
     requested_at: datetime
 
 
-def scheduler_identity() -> str:
-    """Return ``host:pid``, how a scheduler signs the requests it claims."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def claim_requests(using: str = "default", *, claimer: str | None = None) -> list[Claim]:
+def claim_requests(using: str = "default", *, claimer: str) -> list[Claim]:
     """Claim the pending, unexpired requests for this scheduler; expire the stale ones."""
     now = timezone.now()
     candidates = pending_ids(using)
     if not candidates:  # the usual case: one indexed query that finds nothing
         return []
     expire_requests(using, now)
-    return claim(candidates, using, now=now, claimer=claimer or scheduler_identity())
+    return claim(candidates, using, now=now, claimer=claimer)
 
 
 def pending_ids(using: str = "default") -> list[int]:
@@ -118,28 +108,3 @@ def claim(ids: list[int], using: str, *, now: datetime, claimer: str) -> list[Cl
         Claim(*row)
         for row in claimed.values_list("id", "task__name", "requested_by", "requested_at")
     ]
-
-
-def start_claimed_runs(scheduler: Scheduler, claims: list[Claim]) -> list[asyncio.Task[None]]:
-    """Start a run of each claimed task, on the running loop; return the runs started."""
-    runs = []
-    for claim in claims:
-        task = scheduler.tasks.get(claim.name)
-        if task is None:
-            logger.warning(
-                "Run request for %r by %s dropped: the task is not loaded "
-                "(unregistered function or bad row; see earlier warnings).",
-                claim.name,
-                claim.requested_by or "?",
-            )
-        elif task.running:
-            # The no-overlap rule holds for Run now too; asking again later is the remedy.
-            logger.warning(
-                "Run request for %r by %s dropped: the task is running already.",
-                claim.name,
-                claim.requested_by or "?",
-            )
-        else:
-            logger.info("Running %r now, as %s asked.", claim.name, claim.requested_by or "?")
-            runs.append(asyncio.create_task(scheduler.run_task(task)))
-    return runs

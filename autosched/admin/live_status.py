@@ -25,10 +25,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from autosched.models import PeriodicTask
-from autosched.runrequests import RunRequest
-from autosched.status import read_status
-from autosched.status_display import banner, task_cells
+from autosched.models import PeriodicTask, RunRequest
+from autosched.status import banner, read_status, task_cells
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[PeriodicTask]

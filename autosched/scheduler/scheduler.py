@@ -1,4 +1,4 @@
-"""The asyncio scheduler core: interval tasks on a drift-free grid. Imports nothing from Django.
+"""When runs happen: one timer over a heap of grid slots, and the scheduler's lifecycle.
 
 How it works, in brief:
 
@@ -27,32 +27,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from autosched.config import setup_tasks_from_config
-from autosched.runs import (
-    RunEvent,
-    RunExecutor,
-    RunListener,
-    ScheduledTask,
-    start_task,
-    utcnow,
-)
-from autosched.timing import (
+from autosched.scheduler.grid import next_slot
+from autosched.scheduler.runs import Gate, RunEvent, RunExecutor, RunListener, start_task
+from autosched.scheduler.task import ScheduledTask, utcnow
+from autosched.scheduler.validation import (
     DuplicateTaskError,
     TaskNotFoundError,
     TaskTypeError,
     check_interval,
-    next_slot,
 )
 
-__all__ = [
-    "DuplicateTaskError",
-    "RunEvent",
-    "ScheduledTask",
-    "Scheduler",
-    "TaskNotFoundError",
-    "TaskTypeError",
-    "setup_tasks_from_config",
-]
+__all__ = ["RunEvent", "Scheduler"]
 
 logger = logging.getLogger("autosched")
 
@@ -78,7 +63,14 @@ class Scheduler:
         grace_period: float = 10.0,
         max_workers: int = 32,
         wall_clock: Callable[[], datetime] = utcnow,
+        gate: Gate | None = None,
     ) -> None:
+        """Make a stopped scheduler; ``gate()``, if given, is asked right before each call.
+
+        A run whose gate says False when its function is about to be called (in the thread
+        that calls it) is not made: it ends as "cancelled", with a warning. ``runscheduler``
+        passes "does this process still hold the lease".
+        """
         if isinstance(grace_period, bool) or not isinstance(grace_period, int | float):
             raise TaskTypeError(f"grace_period must be a number of seconds, got {grace_period!r}.")
         if not grace_period >= 0:
@@ -104,10 +96,15 @@ class Scheduler:
         self._firing = False  # inside _on_timer: re-arm once at the end, not per task
         self._stop_event: asyncio.Event | None = None
         self._inflight: set[asyncio.Task[None]] = set()
-        self._runs = RunExecutor(max_workers)
+        self._runs = RunExecutor(max_workers, gate)
 
     def __repr__(self) -> str:
         return f"<Scheduler {self._state} tasks={len(self.tasks)}>"
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Return the lock every public method takes: hold it to make several changes at once."""
+        return self._lock
 
     # -- changing tasks (any thread) -------------------------------------------------------
 
@@ -288,11 +285,12 @@ class Scheduler:
         self._runs.begin(task, wall_now)
         return True
 
-    def _start_run(self, task: ScheduledTask) -> None:
+    def _start_run(self, task: ScheduledTask) -> asyncio.Task[None]:
         assert self._loop is not None
         run = start_task(self._loop, self._runs.execute(task))
         self._inflight.add(run)
         run.add_done_callback(self._inflight.discard)
+        return run
 
     # -- running a task ------------------------------------------------------------------
 
@@ -304,6 +302,28 @@ class Scheduler:
         """Stop calling ``listener``."""
         self._runs.listeners = [known for known in self._runs.listeners if known is not listener]
 
+    def run_now(self, name: str) -> bool:
+        """Start one run of task ``name`` now; return False if it is still running (skipped).
+
+        The run is tracked like a scheduled one: it never overlaps another run of the task,
+        and ``start()`` waits for it (or cancels it) when the scheduler stops. It leaves the
+        task's grid alone. Call it from the loop's thread while the scheduler is running.
+        """
+        with self._lock:
+            entry = self._entry(name)
+            if self._state != "running" or self._loop is None:
+                raise RuntimeError(f"Cannot run task {name!r} now: the scheduler is not running.")
+            if threading.get_ident() != self._loop_thread:
+                raise RuntimeError("run_now() must be called from the scheduler's loop thread.")
+            task = entry.task
+            if task.running:
+                self._runs.skip(task, "Task %r is already running; not started again.")
+                return False
+            entry.last_start = time.monotonic()
+            self._runs.begin(task, self._wall_clock())
+        self._start_run(task)
+        return True
+
     async def run_task(self, task: ScheduledTask) -> None:
         """Run ``task`` once now, logging any error; skip it if it is already running."""
         if task.running:
@@ -313,8 +333,14 @@ class Scheduler:
             entry = self._entries.get(task.name)
             if entry is not None and entry.task is task:
                 entry.last_start = time.monotonic()
-        self._runs.begin(task, self._wall_clock())
-        await self._runs.execute(task)
+            self._runs.begin(task, self._wall_clock())
+            tracked = self._state == "running" and self._loop_thread == threading.get_ident()
+        if not tracked:
+            await self._runs.execute(task)
+            return
+        # On a running scheduler the run joins the in-flight set, so that stopping waits for
+        # it like any other; shielded, so that cancelling the caller does not cancel the run.
+        await asyncio.shield(self._start_run(task))
 
     # -- lifecycle -------------------------------------------------------------------------
 

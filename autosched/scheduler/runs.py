@@ -1,64 +1,28 @@
-"""What a task is and how one run of it happens: threads or the loop, errors, listeners.
+"""How one run happens: a thread or the loop, errors contained, listeners told.
 
-Part of the Django-free core; ``autosched.scheduler`` decides *when* to run, this module
-decides *how*.
+``autosched.scheduler.scheduler`` decides *when* to run; this module decides *how*.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import logging
 import sys
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from types import FunctionType, MethodType
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
-from autosched.timing import check_func, check_interval, check_name
+from autosched.scheduler.task import Outcome, ScheduledTask
 
 logger = logging.getLogger("autosched")
 
-Outcome = Literal["ok", "error", "cancelled"]
 ERROR_TEXT_LIMIT = 500
 #: Names of the threads that run sync task functions start with this.
 RUN_THREAD_PREFIX = "autosched-run"
-
-
-def utcnow() -> datetime:
-    """Return the current time as an aware UTC datetime."""
-    return datetime.now(UTC)
-
-
-@functools.lru_cache(maxsize=256)
-def interval_delta(seconds: float) -> timedelta:
-    """Return ``seconds`` as a timedelta; cached, as most tasks share a few intervals."""
-    return timedelta(seconds=seconds)
-
-
-def returns_coroutine(func: Callable[..., Any]) -> bool:
-    """Return True if calling ``func`` gives a coroutine to await on the loop."""
-    try:
-        return _returns_coroutine_cached(func)
-    except TypeError:  # an unhashable callable object
-        return _returns_coroutine(func)
-
-
-def _returns_coroutine(func: Callable[..., Any]) -> bool:
-    if inspect.iscoroutinefunction(func):  # also sees through functools.partial
-        return True
-    if isinstance(func, FunctionType | MethodType):
-        return False
-    call = getattr(func, "__call__", None)  # noqa: B004 - async __call__ on an instance
-    return inspect.iscoroutinefunction(call)
-
-
-# Adding 100,000 tasks for a handful of functions should not inspect each one every time.
-_returns_coroutine_cached = functools.lru_cache(maxsize=1024)(_returns_coroutine)
 
 
 if sys.version_info >= (3, 12):
@@ -80,57 +44,6 @@ else:  # pragma: no cover - Python 3.11
         return loop.create_task(coro)
 
 
-@dataclass(eq=False)
-class ScheduledTask:
-    """One function to call every ``interval_seconds``, with its in-memory run state."""
-
-    name: str
-    func: Callable[[], Any]
-    interval_seconds: int | float
-    last_run: datetime | None = None
-    next_run: datetime | None = None
-    enabled: bool = True
-    # Run state since the scheduler started; never persisted.
-    running: bool = field(default=False, init=False)
-    run_count: int = field(default=0, init=False)
-    error_count: int = field(default=0, init=False)
-    skip_count: int = field(default=0, init=False)
-    last_outcome: Outcome | None = field(default=None, init=False)
-    last_duration: float | None = field(default=None, init=False)
-    last_error: str | None = field(default=None, init=False)
-    #: Whether ``func`` is awaited on the loop (else it runs in a worker thread).
-    is_async: bool = field(default=False, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        check_name(self.name)
-        check_func(self.name, self.func)
-        self.is_async = returns_coroutine(self.func)
-        self.interval_seconds = check_interval(self.name, self.interval_seconds)
-        if self.next_run is None and self.enabled:
-            self.next_run = utcnow() + interval_delta(self.interval_seconds)
-
-    def status(self, seconds_until_next: float | None, wall_now: datetime) -> dict[str, Any]:
-        """Return the status dict, given how far away the next run is (None: not scheduled)."""
-        next_run = None
-        if seconds_until_next is not None:
-            next_run = (wall_now + timedelta(seconds=seconds_until_next)).isoformat()
-        return {
-            "name": self.name,
-            "enabled": self.enabled,
-            "interval_seconds": self.interval_seconds,
-            "last_run": self.last_run.isoformat() if self.last_run is not None else None,
-            "next_run": next_run,
-            "seconds_until_next": seconds_until_next,
-            "running": self.running,
-            "last_outcome": self.last_outcome,
-            "last_duration": self.last_duration,
-            "last_error": self.last_error,
-            "run_count": self.run_count,
-            "error_count": self.error_count,
-            "skip_count": self.skip_count,
-        }
-
-
 @dataclass(frozen=True, slots=True)
 class RunEvent:
     """What a listener hears: a run ``started``, ``finished`` or was ``skipped`` (overlap)."""
@@ -143,13 +56,20 @@ class RunEvent:
 
 
 RunListener = Callable[[RunEvent], None]
+#: Asked right before a run's function is called; False means "do not run it now".
+Gate = Callable[[], bool]
+
+
+class _GateClosed(Exception):
+    """The gate said no right before the function was to be called."""
 
 
 class RunExecutor:
     """Run tasks: sync functions in a thread pool, async ones on the loop; never raise."""
 
-    def __init__(self, max_workers: int) -> None:
+    def __init__(self, max_workers: int, gate: Gate | None = None) -> None:
         self.max_workers = max_workers
+        self.gate = gate
         self.listeners: list[RunListener] = []
         self._pool: ThreadPoolExecutor | None = None
 
@@ -183,6 +103,11 @@ class RunExecutor:
         try:
             await self._call(task)
             outcome = "ok"
+        except _GateClosed:
+            outcome = "cancelled"
+            logger.warning(
+                "Not running task %r: its scheduler may no longer launch runs.", task.name
+            )
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
@@ -209,12 +134,23 @@ class RunExecutor:
 
     async def _call(self, task: ScheduledTask) -> None:
         if task.is_async:
+            self._check_gate()
             await task.func()
             return
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._get_pool(), task.func)
+        result = await loop.run_in_executor(self._get_pool(), self._call_sync, task)
         if inspect.isawaitable(result):  # a sync callable that returned a coroutine
             await result
+
+    def _call_sync(self, task: ScheduledTask) -> Any:
+        # In the worker thread: a run may have waited in the pool's queue, so the gate is
+        # asked only now, right before the call.
+        self._check_gate()
+        return task.func()
+
+    def _check_gate(self) -> None:
+        if self.gate is not None and not self.gate():
+            raise _GateClosed
 
     @staticmethod
     def _record_error(task: ScheduledTask, started: float, text: str) -> None:

@@ -1,4 +1,6 @@
-"""The loop behind ``runscheduler``: a ``Scheduler`` kept in sync with the database."""
+"""The loop behind ``runscheduler``: a ``Scheduler`` kept in sync with the database, run while
+this process holds the lease, with its status published and its signals sent.
+"""
 
 from __future__ import annotations
 
@@ -6,46 +8,38 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
-import signal
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from types import FrameType
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, Error, connections
 
-from autosched.conf import conf
-from autosched.leadership import Leadership
-from autosched.operations import Operations
-from autosched.registry import sync_defaults
-from autosched.runs import RUN_THREAD_PREFIX
+from autosched.conf import conf, valid_grace_period, valid_max_workers, valid_sync_interval
+from autosched.defaults import sync_defaults
+from autosched.models.run_request import claim_requests
+from autosched.runner.identity import Identity
+from autosched.runner.leadership import Leadership, Role
+from autosched.runner.publisher import StatusPublisher
+from autosched.runner.run_now import start_claimed_runs
+from autosched.runner.signal_sender import SignalSender
+from autosched.runner.sync import Changes, TaskSync
 from autosched.scheduler import Scheduler
-from autosched.sync import Changes, TaskSync
+
+__all__ = ["MAX_BACKOFF", "SchedulerRunner"]
 
 T = TypeVar("T")
 logger = logging.getLogger("autosched")
 
 #: Longest wait between two sync attempts while the database is failing.
 MAX_BACKOFF = 30.0
-#: Exit status of a forced stop (a second Ctrl-C), as a shell reports death by SIGINT.
-FORCED_EXIT_STATUS = 130
-
-
-def check_sync_interval(value: object, label: str = "sync_interval") -> float:
-    """Return ``value`` as seconds between syncs, or raise naming it (``label`` says what)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{label} must be a number of seconds, not {value!r}.")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{label} must be more than 0 seconds, not {value!r}.")
-    return float(value)
 
 
 class SchedulerRunner:
-    """Run a ``Scheduler`` and apply database changes to it every ``sync_interval`` seconds."""
+    """Run a ``Scheduler`` while holding the lease; apply database changes every interval.
+
+    The runner alone starts and stops the scheduler, when the lease is gained or lost and at
+    the end; the role ("active" or "standby") is the lease's, read from ``leadership``.
+    """
 
     def __init__(
         self,
@@ -53,31 +47,48 @@ class SchedulerRunner:
         sync_interval: float | None = None,
         using: str = DEFAULT_DB_ALIAS,
         scheduler: Scheduler | None = None,
+        identity: Identity | None = None,
     ) -> None:
-        self.sync_interval = check_sync_interval(
-            conf.SYNC_INTERVAL if sync_interval is None else sync_interval
+        self.sync_interval = valid_sync_interval(
+            conf.SYNC_INTERVAL if sync_interval is None else sync_interval, "sync_interval"
         )
         self.using = using
-        if scheduler is None:
-            scheduler = Scheduler(grace_period=conf.GRACE_PERIOD, max_workers=conf.MAX_WORKERS)
-        self.scheduler = scheduler
+        #: Who this process is, to the lease, to Run now claims and in the heartbeat.
+        self.identity = identity or Identity()
         #: The lease that makes this process the one active scheduler among many.
-        self.leadership = Leadership(using)
-        self.sync = TaskSync(using, guard=self.leadership.holds)
-        #: Live status, signals and Run now requests.
-        self.operations = Operations(
-            scheduler, using=using, info={"sync_interval": self.sync_interval}
+        self.leadership = Leadership(using, identity=self.identity)
+        if scheduler is None:
+            scheduler = Scheduler(
+                grace_period=valid_grace_period(conf.GRACE_PERIOD),
+                max_workers=valid_max_workers(conf.MAX_WORKERS),
+                # The fence at the last moment: a run that waited for a thread must not start
+                # after the lease may have passed to another process.
+                gate=self.leadership.holds,
+            )
+        self.scheduler = scheduler
+        self.sync = TaskSync(using)
+        self.publisher = StatusPublisher(
+            scheduler,
+            identity=self.identity,
+            role=lambda: self.role,
+            info={"database": using, "sync_interval": self.sync_interval},
         )
-        self.operations.set_active(False)  # a standby until the lease is ours
+        self.signals = SignalSender(scheduler)
         #: Consecutive failed syncs; 0 while the database answers.
         self.failures = 0
         self._loaded = False
         self._stop_requested = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
+        self._scheduler_run: asyncio.Task[None] | None = None
         # All database work goes through this one thread, so the process holds one
         # connection for syncing (Django connections are per thread) and the loop never blocks.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosched-sync")
+
+    @property
+    def role(self) -> Role:
+        """Return "active" while this process holds the lease and may launch runs."""
+        return self.leadership.role
 
     async def _in_db_thread(self, func: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db, func)
@@ -98,22 +109,25 @@ class SchedulerRunner:
                 await self.load()
             if self._stop_requested:
                 return
-            self.operations.start()
-            # Rows are synced whether or not this process is the active scheduler, so that a
-            # standby taking over starts with the schedule as it is.
-            running = asyncio.create_task(
-                self.leadership.serve(self.scheduler, on_change=self.operations.set_active)
-            )
-            try:
+            async with contextlib.AsyncExitStack() as stack:
+                # Each start pushes its stop, and on the way out the stops run in reverse:
+                # the scheduler stops launching and drains every run (Run now's included)
+                # while the lease is still held; only then is the lease released, so that no
+                # standby can start a task that still runs here; then the publisher and the
+                # signal sender stop.
+                self.signals.start()
+                stack.push_async_callback(asyncio.to_thread, self.signals.stop)
+                self.publisher.start()
+                stack.push_async_callback(asyncio.to_thread, self.publisher.stop)
+                self.leadership.on_change = self._wake
+                self.leadership.start()
+                stack.push_async_callback(asyncio.to_thread, self.leadership.close)
+                stack.push_async_callback(self._stop_scheduler)
+                # Rows are synced whether or not this process is active, so that a standby
+                # taking over starts with the schedule as it is.
                 await self._sync_until_stopped()
-            finally:
-                self.scheduler.stop()
-                self.leadership.resign()
-                try:
-                    await running
-                finally:
-                    await self.operations.stop()
         finally:
+            self.leadership.on_change = None
             self._loop = self._wakeup = None
             await self.aclose()
 
@@ -131,7 +145,10 @@ class SchedulerRunner:
     def request_stop(self) -> None:
         """Ask ``run()`` to stop; safe from any thread or a signal handler."""
         self._stop_requested = True
-        self.scheduler.stop()
+        self.scheduler.stop()  # stop launching at once; the drain comes on the way out
+        self._wake()
+
+    def _wake(self) -> None:
         loop, wakeup = self._loop, self._wakeup
         if loop is not None and wakeup is not None:
             with contextlib.suppress(RuntimeError):  # the loop already closed
@@ -144,6 +161,30 @@ class SchedulerRunner:
         assert self._wakeup is not None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), seconds)
+        self._wakeup.clear()
+
+    async def _follow_the_lease(self) -> None:
+        """Start the scheduler when the lease is ours, stop it when it is not."""
+        run = self._scheduler_run
+        if self._stop_requested:
+            return
+        if self.leadership.holds():
+            if run is None or run.done():
+                if run is not None:
+                    run.result()  # a scheduler that died must not be restarted in silence
+                self._scheduler_run = run = asyncio.create_task(self.scheduler.start())
+                run.add_done_callback(lambda _: self._wake())
+                await asyncio.sleep(0)  # let it start: Run now needs it running
+        elif run is not None and not run.done():
+            self.scheduler.stop()  # the gate already refuses runs; this stops the timer
+
+    async def _stop_scheduler(self) -> None:
+        """Stop launching runs and wait for every run in flight (the grace period applies)."""
+        run = self._scheduler_run
+        if run is None:
+            return
+        self.scheduler.stop()
+        await run
 
     async def _sync_until_stopped(self) -> None:
         loop = asyncio.get_running_loop()
@@ -151,6 +192,7 @@ class SchedulerRunner:
         # change waits at most one interval (plus one sync) whatever a sync costs.
         due = loop.time() + self.sync_interval
         while True:
+            await self._follow_the_lease()
             await self._sleep(max(0.0, due - loop.time()))
             if self._stop_requested:
                 logger.info(
@@ -159,16 +201,30 @@ class SchedulerRunner:
                     self.scheduler.grace_period,
                 )
                 return
+            if loop.time() < due:
+                continue  # woken early: the lease changed hands, or the scheduler stopped
             changes = await self.sync_once()
             if changes is not None:
                 self.sync.apply(self.scheduler, changes)
-                await self.operations.serve_requests(self._in_db_thread)
+                await self._serve_run_now()
             now = loop.time()
             if self.failures:
                 due = now + self.backoff()
             else:
                 # Skip grid points missed by a slow sync rather than syncing back to back.
                 due += self.sync_interval * max(1, math.ceil((now - due) / self.sync_interval))
+
+    async def _serve_run_now(self) -> None:
+        """Claim pending Run now requests and start their runs (active scheduler only)."""
+        if not (self.leadership.holds() and self.scheduler.is_running()):
+            return  # a standby leaves the requests to the active scheduler
+        claimer = str(self.identity)
+        try:
+            claims = await self._in_db_thread(lambda: claim_requests(self.using, claimer=claimer))
+        except Error as exc:
+            logger.warning("Cannot read Run now requests (%s: %s).", type(exc).__name__, exc)
+            return
+        start_claimed_runs(self.scheduler, claims)
 
     async def sync_once(self) -> Changes | None:
         """Read changes (everything after a failure); on a database error log it and return None."""
@@ -205,50 +261,3 @@ class SchedulerRunner:
         if not self.failures:
             return self.sync_interval
         return min(MAX_BACKOFF, self.sync_interval * 2.0**self.failures)
-
-
-def threads_blocking_exit(timeout: float = 1.0) -> list[threading.Thread]:
-    """Return the threads still running a sync task after waiting up to ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    blocking = []
-    for thread in threading.enumerate():
-        # Only our run threads: an idle worker of some other pool (asgiref's, say) is told to
-        # end by concurrent.futures at interpreter exit and holds nothing up.
-        if thread.daemon or not thread.name.startswith(RUN_THREAD_PREFIX):
-            continue
-        thread.join(max(0.0, deadline - time.monotonic()))
-        if thread.is_alive():
-            blocking.append(thread)
-    return blocking
-
-
-@contextlib.contextmanager
-def capture_signals(
-    runner: SchedulerRunner, *, force_exit: Callable[[int], NoReturn] = os._exit
-) -> Iterator[None]:
-    """Stop ``runner`` on SIGINT/SIGTERM, force an exit on a second SIGINT; restore handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        # Only the main thread may set handlers (call_command from a thread, say).
-        yield
-        return
-    received: list[int] = []
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        if received and signum == signal.SIGINT:
-            with contextlib.suppress(Exception):  # flushing from a handler may re-enter
-                sys.stdout.flush()
-                sys.stderr.flush()
-            os.write(2, b"Forced exit: running tasks were not waited for.\n")
-            force_exit(FORCED_EXIT_STATUS)
-        received.append(signum)
-        runner.request_stop()
-
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.signal(signum, handle) for signum in signals}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if received:
-            logger.info("Stopped on %s.", ", then ".join(signal.Signals(s).name for s in received))

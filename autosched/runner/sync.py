@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -10,22 +9,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, NamedTuple
 
-from django.db import close_old_connections, connections
+from django.db import connections
 from django.utils import timezone
 
-from autosched.changes import ScheduleRevision, TaskChange
-from autosched.models import PeriodicTask
+from autosched.models import PeriodicTask, RunOn, ScheduleRevision, TaskChange
 from autosched.registry import registry
-from autosched.runs import returns_coroutine
+from autosched.runner.calls import enqueuer, with_fresh_connections
 from autosched.scheduler import Scheduler
-from autosched.targets import (
-    DEFAULT_BACKEND,
-    DEFAULT_QUEUE,
-    RUN_IN_PROCESS,
-    RUN_ON_WORKER,
-    enqueuer,
-    guarded,
-)
+from autosched.worker import DEFAULT_BACKEND, DEFAULT_QUEUE
 
 logger = logging.getLogger("autosched")
 
@@ -59,7 +50,7 @@ class Row(NamedTuple):
     function: str
     interval_seconds: int
     enabled: bool
-    run_on: str = RUN_IN_PROCESS
+    run_on: str = RunOn.PROCESS
     tasks_backend: str = DEFAULT_BACKEND
     queue_name: str = DEFAULT_QUEUE
     priority: int = 0
@@ -81,24 +72,6 @@ class Changes:
         return self.full or bool(self.rows) or bool(self.deleted)
 
 
-def with_fresh_connections(func: Callable[[], Any]) -> Callable[[], Any]:
-    """Wrap a sync ``func`` so stale database connections are closed before and after it."""
-    if returns_coroutine(func):
-        return func
-
-    @functools.wraps(func)
-    def run() -> Any:
-        # Worker threads keep their connections between runs, like a request thread does:
-        # drop broken or expired ones on the way in and out, as Django does per request.
-        close_old_connections()
-        try:
-            return func()
-        finally:
-            close_old_connections()
-
-    return run
-
-
 class TaskSync:
     """Read ``PeriodicTask`` changes from the database and apply them to a ``Scheduler``."""
 
@@ -107,11 +80,8 @@ class TaskSync:
         using: str = "default",
         *,
         clock: Callable[[], float] = time.monotonic,
-        guard: Callable[[], bool] | None = None,
     ):
         self.using = using
-        #: Asked right before each run starts; the run is not started while it returns False.
-        self.guard = guard
         #: Highest change revision read so far; None until the first full load.
         self.revision: int | None = None
         self._clock = clock
@@ -248,22 +218,17 @@ class TaskSync:
         self._skipped.pop(row.id, None)
 
     def _callable(self, row: Row, func: Callable[[], Any]) -> Callable[[], Any]:
-        if row.run_on == RUN_ON_WORKER:
-            # Keeps its thread's connection between slots: see autosched.targets.enqueuer.
-            run = enqueuer(
+        if row.run_on == RunOn.WORKER:
+            return enqueuer(
                 row.function,
                 row.name,
                 backend=row.tasks_backend,
                 queue_name=row.queue_name,
                 priority=row.priority,
             )
-            return run if self.guard is None else guarded(run, self.guard, row.name)
         wrapped = self._wrapped.get(row.function)
         if wrapped is None:
-            wrapped = with_fresh_connections(func)
-            if self.guard is not None:
-                wrapped = guarded(wrapped, self.guard, row.function)
-            self._wrapped[row.function] = wrapped
+            wrapped = self._wrapped[row.function] = with_fresh_connections(func)
         return wrapped
 
     def _update(self, scheduler: Scheduler, row: Row, level: int) -> None:
@@ -288,6 +253,6 @@ class TaskSync:
 def _describe(row: Row) -> str:
     state = "enabled" if row.enabled else "disabled"
     where = ""
-    if row.run_on == RUN_ON_WORKER:
+    if row.run_on == RunOn.WORKER:
         where = f", enqueued to {row.tasks_backend}/{row.queue_name}"
     return f"{row.function}, every {row.interval_seconds} s, {state}{where}"

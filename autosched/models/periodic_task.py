@@ -1,4 +1,4 @@
-"""The schedule: one ``PeriodicTask`` row per scheduled run of a registered function."""
+"""The schedule: one ``PeriodicTask`` row per scheduled function and interval."""
 
 from __future__ import annotations
 
@@ -9,20 +9,25 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from autosched.changes import ScheduleRevision, TaskChange
-from autosched.intervals import MAX_INTERVAL_SECONDS, humanize_interval
+from autosched.humanize import humanize_interval
 from autosched.registry import RegisteredFunction, registry
-from autosched.targets import (
+from autosched.scheduler import MAX_INTERVAL_SECONDS
+from autosched.worker import (
     DEFAULT_BACKEND,
     DEFAULT_QUEUE,
     MAX_PRIORITY,
     MIN_PRIORITY,
-    RUN_IN_PROCESS,
-    RUN_ON_CHOICES,
     check_backend,
 )
 
-__all__ = ["PeriodicTask", "PeriodicTaskQuerySet", "ScheduleRevision", "TaskChange"]
+__all__ = ["PeriodicTask", "PeriodicTaskQuerySet", "RunOn"]
+
+
+class RunOn(models.TextChoices):
+    """Where a row's runs happen."""
+
+    PROCESS = "process", _("in the scheduler process")
+    WORKER = "worker", _("enqueued to a Django Tasks worker")
 
 
 class PeriodicTaskQuerySet(models.QuerySet["PeriodicTask"]):
@@ -74,8 +79,8 @@ class PeriodicTask(models.Model):
     run_on = models.CharField(
         _("run on"),
         max_length=20,
-        choices=RUN_ON_CHOICES,
-        default=RUN_IN_PROCESS,
+        choices=RunOn.choices,
+        default=RunOn.PROCESS,
         help_text=_("Run in the scheduler process, or enqueue each run for a Django Tasks worker."),
     )
     tasks_backend = models.CharField(
@@ -153,12 +158,8 @@ class PeriodicTask(models.Model):
                     params={"function": self.function},
                 )
             ]
-        problem = check_backend(self.run_on, self.tasks_backend)
+        problem = check_backend(self.tasks_backend) if self.run_on == RunOn.WORKER else None
         if problem and not errors.keys() & {"run_on", "tasks_backend"}:
             errors["tasks_backend"] = [ValidationError(problem, code="unknown_backend")]
         if errors:
             raise ValidationError(errors)
-
-
-from autosched.leases import SchedulerLease  # noqa: E402,F401
-from autosched.runrequests import RunRequest  # noqa: E402,F401

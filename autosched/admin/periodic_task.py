@@ -1,4 +1,4 @@
-"""The admin: operators enable, disable and retime periodic tasks here."""
+"""The periodic task admin: operators enable, disable and retime tasks here."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from autosched.admin_status import LiveStatusAdmin
+from autosched.admin.live_status import LiveStatusAdmin
 from autosched.forms import PeriodicTaskForm
-from autosched.intervals import MAX_INTERVAL_SECONDS
-from autosched.models import PeriodicTask
+from autosched.models import PeriodicTask, RunOn
 from autosched.registry import registry
-from autosched.targets import RUN_ON_WORKER
+from autosched.scheduler import MAX_INTERVAL_SECONDS
 
 if TYPE_CHECKING:
     from django import forms
@@ -83,7 +82,7 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
     @admin.display(description=_("runs on"), ordering="run_on")
     def target_display(self, task: PeriodicTask) -> str:
         """Show where the runs go: this process, or a Tasks backend's queue."""
-        if task.run_on == RUN_ON_WORKER:
+        if task.run_on == RunOn.WORKER:
             return f"worker: {task.tasks_backend} / {task.queue_name} (priority {task.priority})"
         return str(_("scheduler process"))
 

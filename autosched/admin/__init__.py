@@ -1,0 +1,7 @@
+"""The Django admin for periodic tasks: the list, the form, live status and Run now."""
+
+from __future__ import annotations
+
+from autosched.admin.periodic_task import PeriodicTaskAdmin, RegisteredFilter
+
+__all__ = ["PeriodicTaskAdmin", "RegisteredFilter"]

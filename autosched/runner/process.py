@@ -1,0 +1,79 @@
+"""What ``runscheduler`` does to its OS process: stop on SIGINT/SIGTERM, exit past stuck threads.
+
+Signal handlers are installed by the command on the main thread, the previous ones restored
+after (uvicorn's ``capture_signals`` shape): the first signal stops gracefully, a second
+Ctrl-C forces the exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import NoReturn, Protocol
+
+from autosched.scheduler import RUN_THREAD_PREFIX
+
+__all__ = ["FORCED_EXIT_STATUS", "stop_on_signals", "threads_blocking_exit"]
+
+logger = logging.getLogger("autosched")
+
+#: Exit status of a forced stop (a second Ctrl-C), as a shell reports death by SIGINT.
+FORCED_EXIT_STATUS = 130
+
+
+class Stoppable(Protocol):
+    def request_stop(self) -> None: ...
+
+
+def threads_blocking_exit(timeout: float = 1.0) -> list[threading.Thread]:
+    """Return the threads still running a sync task after waiting up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    blocking = []
+    for thread in threading.enumerate():
+        # Only our run threads: an idle worker of some other pool (asgiref's, say) is told to
+        # end by concurrent.futures at interpreter exit and holds nothing up.
+        if thread.daemon or not thread.name.startswith(RUN_THREAD_PREFIX):
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            blocking.append(thread)
+    return blocking
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    runner: Stoppable, *, force_exit: Callable[[int], NoReturn] = os._exit
+) -> Iterator[None]:
+    """Stop ``runner`` on SIGINT/SIGTERM, force an exit on a second SIGINT; restore handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        # Only the main thread may set handlers (call_command from a thread, say).
+        yield
+        return
+    received: list[int] = []
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if received and signum == signal.SIGINT:
+            with contextlib.suppress(Exception):  # flushing from a handler may re-enter
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os.write(2, b"Forced exit: running tasks were not waited for.\n")
+            force_exit(FORCED_EXIT_STATUS)
+        received.append(signum)
+        runner.request_stop()
+
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, handle) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if received:
+            logger.info("Stopped on %s.", ", then ".join(signal.Signals(s).name for s in received))
