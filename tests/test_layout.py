@@ -39,12 +39,24 @@ def is_type_checking(test: ast.expr) -> bool:
     )
 
 
+def nodes_that_run(tree: ast.AST) -> Iterator[ast.AST]:
+    """Yield every node of ``tree``, at any depth, but those in ``if TYPE_CHECKING:`` bodies."""
+    # Not ast.walk: it queues a node's children before yielding the node, so emptying an
+    # ``if``'s body on the way is too late to keep its imports out.
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        if isinstance(node, ast.If) and is_type_checking(node.test):
+            todo.extend(reversed(node.orelse))
+        else:
+            todo.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
 def imported(module: str, tree: ast.AST) -> Iterator[tuple[str, int]]:
     """Yield (imported module, line) for each import that runs, at any depth."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and is_type_checking(node.test):
-            node.body = []  # ast.walk has not descended yet: drop what never runs
-        elif isinstance(node, ast.Import):
+    for node in nodes_that_run(tree):
+        if isinstance(node, ast.Import):
             for alias in node.names:
                 yield alias.name, node.lineno
         elif isinstance(node, ast.ImportFrom):
