@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from django.db import connection, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from autosched.models import PeriodicTask, ScheduleRevision, TaskChange
+from tests.waiting import wait_until
 
 FUNCTION = "tests.testapp.tasks.no_default"
 
@@ -167,10 +167,7 @@ def test_a_later_writer_waits_and_gets_the_later_revision() -> None:
     for thread in threads:
         thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not blocked_on_a_lock():
-            assert time.monotonic() < deadline, "the second writer never waited"
-            time.sleep(0.01)
+        wait_until(blocked_on_a_lock, "the second writer to wait for the lock", timeout=10)
         assert log_since(start) == []
     finally:
         release_first.set()

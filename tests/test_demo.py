@@ -9,13 +9,12 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from example_project.demo.management.commands.demo import ChildExited, supervise
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_KEYS = {
@@ -23,14 +22,6 @@ DEMO_KEYS = {
     "example_project.demo.tasks.count_heartbeats",
     "example_project.demo.tasks.flaky",
 }
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.02)
 
 
 def example_env(tmp_path: Path) -> dict[str, str]:
@@ -72,7 +63,7 @@ def child(marker: Path, *, ignore_sigterm: bool = False) -> list[str]:
 
 
 def pids_once_started(*markers: Path) -> list[int]:
-    wait_until(lambda: all(m.exists() and m.read_text() for m in markers))
+    wait_until(lambda: all(m.exists() and m.read_text() for m in markers), "the pids", timeout=10)
     return [int(m.read_text()) for m in markers]
 
 
@@ -148,7 +139,7 @@ def test_demo_serves_the_admin_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
                 sock.sendall(b"GET /admin/login/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
                 return sock.recv(64).startswith(b"HTTP/1.1 200")
 
-        wait_until(admin_answers, timeout=30)
+        wait_until(admin_answers, "the admin to answer", timeout=30)
         demo.send_signal(signal.SIGTERM)
         output, _ = demo.communicate(timeout=15)
     finally:

@@ -19,6 +19,7 @@ from autosched.models import SchedulerLease
 from autosched.runner import SchedulerRunner
 from autosched.runner.identity import Identity
 from autosched.runner.leadership import Leadership
+from tests.waiting import wait_until, wait_until_async
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,15 +30,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Check ``condition()`` every 10 ms until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("timed out")
-        time.sleep(0.01)
 
 
 def test_holder_id_names_host_and_pid() -> None:
@@ -69,7 +61,7 @@ def test_an_expired_lease_passes_to_another() -> None:
     first, second = Leadership(ttl=0.3, renew_every=0.1), Leadership(ttl=0.3, renew_every=0.1)
     assert first.attempt()
     # The database's clock decides: wait for it rather than faking ours.
-    wait_for(second.attempt)
+    wait_until(second.attempt, "the lease to expire and pass to the second")
     assert first.attempt() is False
     assert first.role == "standby"
 
@@ -169,7 +161,7 @@ def test_watchdog_fences_when_renewals_fail() -> None:
     leader.on_change = on_change
     leader.start()
     try:
-        wait_for(leader.holds)
+        wait_until(leader.holds, "the lease")
         with mock.patch.object(SchedulerLease, "claim", side_effect=OperationalError("down")):
             started = time.monotonic()
             assert lost.wait(2)
@@ -182,7 +174,7 @@ def test_watchdog_fences_when_renewals_fail() -> None:
 def test_close_releases_the_lease() -> None:
     leader = Leadership(ttl=10, renew_every=0.1)
     leader.start()
-    wait_for(leader.holds)
+    wait_until(leader.holds, "the lease")
     leader.close()
     assert not SchedulerLease.objects.exists()
 
@@ -199,12 +191,6 @@ async def in_thread(func: Callable[[], Any]) -> Any:
     return await asyncio.to_thread(call)
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    """Check ``condition()`` every 10 ms (state changed by other threads; no event to await)."""
-    while not condition():  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
-
-
 async def test_runner_runs_the_scheduler_only_while_holding() -> None:
     rival = Leadership(ttl=60, renew_every=2)
     runner = SchedulerRunner(sync_interval=0.05)
@@ -214,7 +200,7 @@ async def test_runner_runs_the_scheduler_only_while_holding() -> None:
     await runner.load()
     serving = asyncio.create_task(runner.run())
     async with asyncio.timeout(5):
-        await until(scheduler.is_running)
+        await wait_until_async(scheduler.is_running, "the scheduler to start")
         real_claim = SchedulerLease.claim
 
         def claim(name: str, holder: str, ttl: float, *, using: str) -> bool:
@@ -225,13 +211,15 @@ async def test_runner_runs_the_scheduler_only_while_holding() -> None:
         # The database becomes unreachable for this process: it must stop on its own, and
         # another process takes the lease over once it expired.
         with mock.patch.object(SchedulerLease, "claim", claim):
-            await until(lambda: not scheduler.is_running())
-            await in_thread(lambda: wait_for(rival.attempt))
+            await wait_until_async(
+                lambda: not scheduler.is_running(), "the scheduler to stop on its own"
+            )
+            await in_thread(lambda: wait_until(rival.attempt, "the rival to take the lease"))
         await asyncio.sleep(0.3)
         assert not scheduler.is_running()
         assert runner.role == "standby"
         await in_thread(rival.release)
-        await until(scheduler.is_running)
+        await wait_until_async(scheduler.is_running, "the scheduler to start again")
         runner.request_stop()
         await serving
     assert not await in_thread(SchedulerLease.objects.exists)
@@ -273,7 +261,7 @@ async def test_runner_stands_by_until_the_lease_is_free() -> None:
         assert not runner.scheduler.is_running()
         assert (runner.role, runner.publisher.heartbeat()["role"]) == ("standby", "standby")
         await in_thread(rival.release)
-        await until(runner.scheduler.is_running)
+        await wait_until_async(runner.scheduler.is_running, "the scheduler to start")
         assert runner.publisher.heartbeat()["role"] == "active"
         runner.request_stop()
         await running
@@ -294,7 +282,7 @@ def test_a_failed_claim_is_retried_soon() -> None:
     with mock.patch.object(SchedulerLease, "claim", claim):
         leader.start()
         try:
-            wait_for(leader.holds, timeout=1)
+            wait_until(leader.holds, "the lease, claimed again soon", timeout=1)
         finally:
             leader.close()
     assert calls[1] - calls[0] < 0.5  # not the 2 s renewal interval

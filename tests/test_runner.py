@@ -7,7 +7,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
 
@@ -24,18 +24,11 @@ from autosched.runner import (
 )
 from autosched.runner.runner import MAX_BACKOFF
 from autosched.scheduler import RUN_THREAD_PREFIX
+from tests.waiting import wait_until_async
 
 SYNC = "tests.testapp.tasks.no_default"
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:  # noqa: ASYNC109
-    """Check ``condition()`` every 10 ms until it holds, failing after ``timeout`` seconds."""
-    # Polling, not an event: the conditions are state changed by the runner's own threads.
-    async with asyncio.timeout(timeout):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture(autouse=True)
@@ -58,7 +51,7 @@ async def running() -> AsyncIterator[SchedulerRunner]:
     runner = SchedulerRunner(sync_interval=0.05)
     await runner.load()
     task = asyncio.create_task(runner.run())
-    await wait_until(runner.scheduler.is_running)
+    await wait_until_async(runner.scheduler.is_running, "the scheduler to start")
     yield runner
     runner.request_stop()
     async with asyncio.timeout(5):
@@ -100,9 +93,11 @@ async def test_change_made_while_running_is_applied(running: SchedulerRunner) ->
     await sync_to_async(PeriodicTask.objects.create)(
         name="live", function=SYNC, interval_seconds=30
     )
-    await wait_until(lambda: "live" in running.scheduler.tasks)
+    await wait_until_async(lambda: "live" in running.scheduler.tasks, "the new row to be loaded")
     await sync_to_async(PeriodicTask.objects.filter(name="live").update)(enabled=False)
-    await wait_until(lambda: not running.scheduler.tasks["live"].enabled)
+    await wait_until_async(
+        lambda: not running.scheduler.tasks["live"].enabled, "the row to be disabled"
+    )
 
 
 async def test_stop_requested_before_run_returns_at_once() -> None:
@@ -154,7 +149,9 @@ async def test_tasks_keep_running_while_the_database_fails(
     monkeypatch.setattr(running.sync, "reload", fail)
     runs: list[float] = []
     running.scheduler.add_task("probe", lambda: runs.append(time.monotonic()), 0.05)
-    await wait_until(lambda: running.failures >= 2 and len(runs) >= 5)
+    await wait_until_async(
+        lambda: running.failures >= 2 and len(runs) >= 5, "two failed syncs and five runs"
+    )
     assert running.scheduler.is_running()
 
 

@@ -21,6 +21,7 @@ from autosched.runner.run_now import start_claimed_runs
 from autosched.scheduler import Scheduler
 from tests.core_helpers import running
 from tests.testapp import tasks
+from tests.waiting import wait_until_async
 
 NO_DEFAULT = "tests.testapp.tasks.no_default"
 
@@ -157,14 +158,14 @@ async def test_the_runner_runs_a_request_within_a_second(runner: SchedulerRunner
     task = await PeriodicTask.objects.acreate(
         name="manual", function=NO_DEFAULT, interval_seconds=300
     )
-    async with asyncio.timeout(2):  # loaded by the next sync
-        while "manual" not in runner.scheduler.tasks:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+    await wait_until_async(  # loaded by the next sync
+        lambda: "manual" in runner.scheduler.tasks, "the new row to be loaded", timeout=2
+    )
     requested = time.monotonic()
     await RunRequest.objects.acreate(task=task, requested_by="ann")
-    async with asyncio.timeout(1):
-        while runner.scheduler.tasks["manual"].run_count == 0:  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+    await wait_until_async(
+        lambda: runner.scheduler.tasks["manual"].run_count > 0, "the requested run", timeout=1
+    )
     assert time.monotonic() - requested < 1
     assert tasks.calls == ["no_default"]
     request = await RunRequest.objects.aget()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -19,15 +18,7 @@ from autosched.runner import SchedulerRunner
 from autosched.runner.signal_sender import SignalSender
 from autosched.scheduler import RunEvent, Scheduler
 from autosched.signals import task_finished, task_started
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    """Check ``condition`` every 5 ms until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"Timed out waiting for {what}")
-        time.sleep(0.005)
+from tests.waiting import wait_until, wait_until_async
 
 
 def job() -> None:
@@ -203,9 +194,7 @@ async def test_runscheduler_sends_the_signals(
     await runner.load()
     running = asyncio.create_task(runner.run())
     try:
-        async with asyncio.timeout(5):
-            while len(received) < 2:  # noqa: ASYNC110
-                await asyncio.sleep(0.01)
+        await wait_until_async(lambda: len(received) >= 2, "both signals of the run")
     finally:
         runner.request_stop()
         await asyncio.wait_for(running, 5)

@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,15 +20,7 @@ from autosched.checks import check_settings
 from autosched.runner.publisher import StatusPublisher
 from autosched.scheduler import RunEvent, Scheduler
 from autosched.status import STANDBY_KEY, STATUS_KEY, TASKS_KEY, read_status
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    """Check ``condition`` every 5 ms until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"Timed out waiting for {what}")
-        time.sleep(0.005)
+from tests.waiting import wait_until
 
 
 def job() -> None:

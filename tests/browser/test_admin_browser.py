@@ -17,11 +17,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -69,15 +71,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    """Check ``condition`` every 50 ms until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"Timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Project:
@@ -149,7 +142,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project.start("runserver", "runserver", "--noreload", f"127.0.0.1:{project.port}")
     project.start("runscheduler", "runscheduler", "--sync-interval", "0.2")
     try:
-        wait_for(project.answers, "the web server")
+        wait_until(project.answers, "the web server", timeout=20)
         yield project
     finally:
         project.stop()
@@ -213,14 +206,16 @@ def test_changing_an_interval_from_the_list_applies_it(page: Any) -> None:
     expect(row(page, "record_heartbeat")).to_contain_text("every second")
     before = runs(page, "record_heartbeat")
     # Every second now, where it was every 10 s: the status page shows runs piling up.
-    wait_for(lambda: runs(page, "record_heartbeat") >= before + 2, "two runs a second apart")
+    wait_until(
+        lambda: runs(page, "record_heartbeat") >= before + 2, "two runs a second apart", timeout=20
+    )
 
 
 def test_disabling_from_the_list_stops_the_runs(page: Any) -> None:
     from playwright.sync_api import expect
 
     edit_row(page, "flaky", interval="1")
-    wait_for(lambda: runs(page, "flaky") >= 1, "a run of flaky every second")
+    wait_until(lambda: runs(page, "flaky") >= 1, "a run of flaky every second", timeout=20)
     edit_row(page, "flaky", enabled=False)
     expect(cell(page, "flaky", "next_run")).to_have_text("disabled", timeout=5_000)
     stopped_at = runs(page, "flaky")
