@@ -34,7 +34,8 @@ from _core_impls import TITLES, make_impl, quiet_loggers
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.scale_settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.processes.settings")
+os.environ["AUTOSCHED_TEST_DB"] = "postgres"  # the processes' settings follow the test run's
 RESULTS_DIR = ROOT / "bench" / "results"
 LATENESS_LIMIT = 0.050
 SIZES = (10, 25, 50, 100, 250, 500, 1000, 2000, 4000, 8000, 16000)
@@ -42,23 +43,30 @@ SIZES = (10, 25, 50, 100, 250, 500, 1000, 2000, 4000, 8000, 16000)
 
 def failover(kills: int) -> list[float]:
     """Return the seconds from each SIGKILL of the active process to the standby's takeover."""
-    from tests.scale_helpers import Proc, manage, migrate, psql, scale_env, unique
+    from tests.processes.helpers import (
+        ACTIVE,
+        CommandProcess,
+        command,
+        drop,
+        migrate,
+        process_env,
+        unique,
+    )
 
     database = unique("autosched_bench")
     migrate(database)
-    env = scale_env(database, Path(os.devnull))
-    active_line = "this process is the active scheduler"
-    started: list[Proc] = []
+    env = process_env(database, Path(os.devnull))
+    started: list[CommandProcess] = []
 
-    def start() -> Proc:
-        proc = Proc(manage("runscheduler", "--sync-interval", "0.5"), env)
+    def start() -> CommandProcess:
+        proc = CommandProcess(command("runscheduler", "--sync-interval", "0.5"), env)
         started.append(proc)
         return proc
 
     times = []
     try:
         active = start()
-        active.wait_for_output(active_line)
+        active.wait_for_output(ACTIVE)
         for _ in range(kills):
             standby = start()
             standby.wait_for_output("Standing by")
@@ -66,13 +74,13 @@ def failover(kills: int) -> list[float]:
             time.sleep(random.uniform(0, 2))
             active.popen.kill()
             killed = time.monotonic()
-            times.append(standby.wait_for_output(active_line, timeout=30) - killed)
+            times.append(standby.wait_for_output(ACTIVE, timeout=30) - killed)
             active.close()
             active = standby
     finally:
         for proc in started:
             proc.close()
-        psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        drop(database)
     return times
 
 
@@ -81,7 +89,7 @@ def enqueue_cost(count: int = 500) -> float:
     from autosched.runner.calls import enqueuer
 
     enqueue = enqueuer(
-        "tests.scaleapp.tasks.work", "bench", backend="default", queue_name="default", priority=0
+        "tests.processes.tasks.work", "bench", backend="default", queue_name="default", priority=0
     )
     enqueue()  # connect and import first
     started = time.perf_counter()
@@ -136,7 +144,7 @@ def capacity(impl_name: str, mode: str, spread: bool) -> tuple[int, dict[int, fl
         if mode == "process":
             return lambda: None
         return enqueuer(
-            "tests.scaleapp.tasks.work", "b", backend="default", queue_name="default", priority=0
+            "tests.processes.tasks.work", "b", backend="default", queue_name="default", priority=0
         )
 
     best, seen = 0, {}
@@ -159,11 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     # APScheduler logs the runs it cancels at shutdown as errors; they are not ours to show.
     logging.getLogger("apscheduler").setLevel(logging.CRITICAL)
 
-    from tests.scale_helpers import migrate, psql, unique
+    from tests.processes.helpers import drop, migrate, unique
 
     database = unique("autosched_bench_db")
-    os.environ["AUTOSCHED_SCALE_DB"] = database
-    os.environ.setdefault("AUTOSCHED_SCALE_LOG", str(Path(tempfile.gettempdir()) / "bench.log"))
+    os.environ["AUTOSCHED_PROCESS_DB"] = database
+    os.environ.setdefault("AUTOSCHED_PROCESS_LOG", str(Path(tempfile.gettempdir()) / "bench.log"))
     migrate(database)
     import django
 
@@ -198,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         from django.db import connections
 
         connections.close_all()
-        psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        drop(database)
     text = "\n".join(lines)
     print(text)
     RESULTS_DIR.mkdir(exist_ok=True)

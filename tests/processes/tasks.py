@@ -1,7 +1,10 @@
-"""Functions for the fault tests: each run appends ``name wall_time pid`` to AUTOSCHED_SCALE_LOG.
+"""The functions the real-process tests schedule; each run appends a line to a log.
 
-One ``write`` of one short line to a file opened for appending is atomic on Linux, so any
-number of processes may record into one file.
+The line is ``name monotonic_time pid``, appended to the file named by AUTOSCHED_PROCESS_LOG.
+``time.monotonic()`` is one system-wide clock on Linux, so the test process can compare the
+times with its own; one ``write`` of one short line to a file opened for appending is atomic,
+so any number of processes may record into one file. No defaults: the tests create the rows
+they need.
 """
 
 from __future__ import annotations
@@ -14,12 +17,31 @@ import autosched
 
 def record(name: str) -> None:
     """Append one line saying that ``name`` ran now, in this process."""
-    line = f"{name} {time.time():.6f} {os.getpid()}\n".encode()
-    fd = os.open(os.environ["AUTOSCHED_SCALE_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    line = f"{name} {time.monotonic():.6f} {os.getpid()}\n".encode()
+    fd = os.open(os.environ["AUTOSCHED_PROCESS_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
         os.write(fd, line)
     finally:
         os.close(fd)
+
+
+@autosched.register
+def tick() -> None:
+    """Record a run of tick."""
+    record("tick")
+
+
+@autosched.register
+def tock() -> None:
+    """Record a run of tock."""
+    record("tock")
+
+
+@autosched.register
+def slow() -> None:
+    """Record a start, then take a long time (to test stopping with a run in flight)."""
+    record("slow")
+    time.sleep(60)
 
 
 @autosched.register

@@ -6,23 +6,15 @@ import json
 import signal
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from django.db import connections
 
 from autosched.models import PeriodicTask
-from tests.scale_helpers import (
-    ALIAS,
-    ON_POSTGRES,
-    SKIP_REASON,
-    Proc,
-    manage,
-    read_runs,
-    scale_env,
-)
+from tests.processes.helpers import ACTIVE, ALIAS, CommandProcess, key, postgres_only, read_runs
 
-pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason=SKIP_REASON)
+pytestmark = postgres_only
 
 TASKS, SECONDS = 50, 20
 RESULTS = "SELECT status, worker_ids, args_kwargs FROM django_tasks_database_dbtaskresult"
@@ -39,25 +31,21 @@ def results() -> list[tuple[str, list[str], dict[str, list[str]]]]:
 
 
 def test_every_enqueued_run_executes_exactly_once(
-    scale_db: str, procs: list[Proc], tmp_path: Path
+    start: Callable[..., CommandProcess], runs_log: Path
 ) -> None:
     PeriodicTask.objects.using(ALIAS).bulk_create(
         PeriodicTask(
             name=f"work-{number:02}",
-            function="tests.scaleapp.tasks.work",
+            function=key("work"),
             interval_seconds=1,
             run_on="worker",
         )
         for number in range(TASKS)
     )
-    log = tmp_path / "runs.log"
-    env = scale_env(scale_db, log)
-    worker_args = manage("db_worker", "--interval", "0.05", "--no-startup-delay", "--no-reload")
-    workers = [Proc(worker_args, env) for _ in range(2)]
-    procs.extend(workers)
-    scheduler = Proc(manage("runscheduler", "--sync-interval", "0.5"), env)
-    procs.append(scheduler)
-    scheduler.wait_for_output("this process is the active scheduler")
+    worker_args = ("db_worker", "--interval", "0.05", "--no-startup-delay", "--no-reload")
+    workers = [start(*worker_args) for _ in range(2)]
+    scheduler = start("runscheduler", "--sync-interval", "0.5")
+    scheduler.wait_for_output(ACTIVE)
     time.sleep(SECONDS)
     assert scheduler.stop(signal.SIGTERM) == 0, str(scheduler)
 
@@ -72,9 +60,9 @@ def test_every_enqueued_run_executes_exactly_once(
     assert len(enqueued) >= TASKS * (SECONDS - 2), str(scheduler)
     assert Counter(status for status, _, _ in enqueued) == {"SUCCESSFUL": len(enqueued)}
     assert all(len(worker_ids) == 1 for _, worker_ids, _ in enqueued)  # claimed once
-    runs = read_runs(log)
+    runs = read_runs(runs_log)
     assert len(runs) == len(enqueued)  # none lost, none run twice
-    assert {run.pid for run in runs} == {worker.popen.pid for worker in workers}
+    assert {run.pid for run in runs} == {worker.pid for worker in workers}
     per_task = Counter(args["args"][1] for _, _, args in enqueued)
     assert len(per_task) == TASKS
     assert max(per_task.values()) - min(per_task.values()) <= 1

@@ -4,49 +4,36 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from autosched.models import PeriodicTask
-from tests.scale_helpers import (
-    ALIAS,
-    ON_POSTGRES,
-    SKIP_REASON,
-    Proc,
-    manage,
-    read_runs,
-    scale_env,
-)
+from tests.processes.helpers import ACTIVE, ALIAS, CommandProcess, key, postgres_only, read_runs
 
-pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason=SKIP_REASON)
-
-ACTIVE = "this process is the active scheduler"
+pytestmark = postgres_only
 
 
 def test_sigterm_lets_runs_finish_and_hands_over(
-    scale_db: str, procs: list[Proc], tmp_path: Path
+    start: Callable[..., CommandProcess], runs_log: Path
 ) -> None:
     for number in range(3):
         PeriodicTask.objects.using(ALIAS).create(
-            name=f"sleepy-{number}", function="tests.scaleapp.tasks.sleepy", interval_seconds=1
+            name=f"sleepy-{number}", function=key("sleepy"), interval_seconds=1
         )
-    log = tmp_path / "runs.log"
-    env = scale_env(scale_db, log, AUTOSCHED_SCALE_GRACE="10")
-    active = Proc(manage("runscheduler", "--sync-interval", "0.2"), env)
-    procs.append(active)
+    grace = {"AUTOSCHED_PROCESS_GRACE_PERIOD": "10"}
+    active = start("runscheduler", "--sync-interval", "0.2", **grace)
     active.wait_for_output(ACTIVE)
-    standby = Proc(manage("runscheduler", "--sync-interval", "0.2"), env)
-    procs.append(standby)
+    standby = start("runscheduler", "--sync-interval", "0.2", **grace)
     standby.wait_for_output("Standing by")
     active.wait_for(
-        lambda: sum(run.name == "sleepy-start" for run in read_runs(log)) >= 3, "runs in flight"
+        lambda: sum(run.name == "sleepy-start" for run in read_runs(runs_log)) >= 3,
+        "runs in flight",
     )
 
     status = active.stop(signal.SIGTERM, timeout=10)
     stopped = time.monotonic()
     assert status == 0, str(active)
-    mine = [run for run in read_runs(log) if run.pid == active.popen.pid]
+    mine = [run for run in read_runs(runs_log) if run.pid == active.pid]
     starts = sum(run.name == "sleepy-start" for run in mine)
     assert starts >= 3
     assert sum(run.name == "sleepy-end" for run in mine) == starts  # none cut short

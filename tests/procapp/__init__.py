@@ -1,1 +1,0 @@
-"""Functions for the runscheduler processes started by the real-process tests."""
