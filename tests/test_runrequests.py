@@ -19,7 +19,7 @@ from autosched.models.run_request import Claim, claim, claim_requests, pending_i
 from autosched.runner import SchedulerRunner
 from autosched.runner.run_now import start_claimed_runs
 from autosched.scheduler import Scheduler
-from tests.core_helpers import running
+from tests.scheduler.helpers import running
 from tests.testapp import tasks
 from tests.waiting import wait_until_async
 

@@ -1,4 +1,4 @@
-"""The asyncio core: timing, isolation, overlap, lifecycle and the public API's contract.
+"""The Scheduler: timing, overlap, thread safety, lifecycle, status and the API's contract.
 
 Short intervals (tens of milliseconds) keep the suite fast; every wait is bounded by
 ``asyncio.timeout`` and tolerances are wide enough for a loaded CI machine while still far
@@ -19,25 +19,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import autosched
-from autosched import ScheduledTask, Scheduler, setup_tasks_from_config
-from autosched.scheduler import DuplicateTaskError, RunEvent, TaskNotFoundError
-from tests.core_helpers import Calls, gaps, running
+from autosched import Scheduler
+from autosched.scheduler import DuplicateTaskError, TaskNotFoundError
+from tests.scheduler.helpers import Calls, gaps, noop, running
 
 STATUS_KEYS = {"name", "enabled", "interval_seconds", "last_run", "next_run", "seconds_until_next"}
 
 
-def noop() -> None:
-    pass
-
-
 # -- plain usage ------------------------------------------------------------------------
-
-
-def test_public_names_are_importable_from_the_package() -> None:
-    assert autosched.Scheduler is Scheduler
-    assert autosched.ScheduledTask is ScheduledTask
-    assert autosched.setup_tasks_from_config is setup_tasks_from_config
 
 
 async def test_one_second_sync_and_async_tasks_each_run_twice_in_two_and_a_half_seconds() -> None:
@@ -66,14 +55,6 @@ async def test_first_run_comes_one_interval_after_add_then_every_interval() -> N
     assert 0.1 <= first < 0.13
     assert 0.2 <= second < 0.23
     assert 0.3 <= third < 0.33
-
-
-async def test_scheduled_task_defaults_next_run_to_one_interval_from_now() -> None:
-    before = datetime.now(UTC)
-    task = ScheduledTask("t", noop, 60)
-    assert task.last_run is None
-    assert task.next_run is not None
-    assert before + timedelta(seconds=60) <= task.next_run <= datetime.now(UTC) + timedelta(60)
 
 
 # -- precise: sleeps until due, wakes on change ------------------------------------------
@@ -178,59 +159,6 @@ async def test_fixed_grid_does_not_drift_when_runs_take_time() -> None:
     assert 0.4 <= tenth < 0.42
 
 
-# -- isolation: threads, no head-of-line blocking ------------------------------------------
-
-
-async def test_sync_functions_run_in_worker_threads_async_ones_on_the_loop() -> None:
-    sync_calls, async_calls = Calls(), Calls()
-    scheduler = Scheduler()
-    async with running(scheduler):
-        scheduler.add_task("sync", sync_calls, 0.02)
-        scheduler.add_task("async", async_calls.coro, 0.02)
-        await sync_calls.wait_for(1)
-        await async_calls.wait_for(1)
-    loop_thread = threading.get_ident()
-    assert sync_calls.threads[0] != loop_thread
-    assert async_calls.threads[0] == loop_thread
-
-
-async def test_a_blocking_sync_task_never_delays_another_task() -> None:
-    fast = Calls()
-    scheduler = Scheduler()
-    scheduler.add_task("blocker", functools.partial(time.sleep, 1.0), 0.05)
-    scheduler.add_task("fast", fast.coro, 0.05)
-    async with running(scheduler):
-        await fast.wait_for(16, timeout=2)
-    assert max(gaps(fast.times)) < 0.08
-
-
-async def test_async_callable_objects_and_partials_are_awaited() -> None:
-    calls = Calls()
-
-    class Job:
-        async def __call__(self) -> None:
-            await calls.coro()
-
-    async def job(tag: str) -> None:
-        await calls.coro()
-
-    scheduler = Scheduler()
-    scheduler.add_task("object", Job(), 0.02)
-    scheduler.add_task("partial", functools.partial(job, "x"), 0.02)
-    async with running(scheduler):
-        await calls.wait_for(2)
-    assert set(calls.threads) == {threading.get_ident()}
-
-
-async def test_sync_callable_returning_a_coroutine_is_awaited() -> None:
-    calls = Calls()
-    scheduler = Scheduler()
-    scheduler.add_task("lambda", lambda: calls.coro(), 0.02)
-    async with running(scheduler):
-        await calls.wait_for(1)
-    assert scheduler.tasks["lambda"].last_outcome == "ok"
-
-
 # -- no overlap ------------------------------------------------------------------------
 
 
@@ -306,52 +234,6 @@ async def test_wall_clock_jumps_neither_burst_nor_stall_runs() -> None:
     assert status is not None
     assert datetime.fromisoformat(status["next_run"]) < datetime.now(UTC) - timedelta(minutes=59)
     assert 0 <= status["seconds_until_next"] <= 0.05
-
-
-# -- errors are contained ------------------------------------------------------------------
-
-
-async def test_a_failing_task_is_logged_with_traceback_and_rescheduled(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    healthy = Calls()
-    failures = Calls()
-
-    def fail() -> None:
-        failures()
-        raise RuntimeError("disk full")
-
-    scheduler = Scheduler()
-    scheduler.add_task("fails", fail, 0.03)
-    scheduler.add_task("healthy", healthy.coro, 0.03)
-    with caplog.at_level(logging.ERROR, logger="autosched"):
-        async with running(scheduler):
-            await failures.wait_for(3)
-            await healthy.wait_for(3)
-    record = next(r for r in caplog.records if "'fails' failed" in r.getMessage())
-    assert record.exc_info is not None
-    assert "disk full" in caplog.text
-    status = scheduler.get_task_status("fails")
-    assert status is not None
-    assert status["last_outcome"] == "error"
-    assert status["last_error"] == "RuntimeError: disk full"
-    assert status["error_count"] >= 3
-
-
-@pytest.mark.parametrize("exc", [SystemExit(3), KeyboardInterrupt(), asyncio.CancelledError()])
-async def test_even_base_exceptions_from_a_task_do_not_kill_the_loop(exc: BaseException) -> None:
-    calls = Calls()
-
-    async def fatal() -> None:
-        calls()
-        raise exc
-
-    scheduler = Scheduler()
-    scheduler.add_task("fatal", fatal, 0.03)
-    async with running(scheduler):
-        await calls.wait_for(2)
-        assert scheduler.is_running()
-    assert scheduler.tasks["fatal"].error_count >= 2
 
 
 # -- thread-safe API -------------------------------------------------------------------
@@ -686,46 +568,6 @@ def test_scheduler_rejects_bad_options(kwargs: dict[str, object], mentions: str)
         Scheduler(**kwargs)  # type: ignore[arg-type]
 
 
-# -- setup_tasks_from_config -----------------------------------------------------------
-
-
-def test_setup_tasks_from_config_adds_every_task() -> None:
-    scheduler = Scheduler()
-    setup_tasks_from_config(
-        scheduler,
-        {
-            "a": {"function": noop, "interval": 300},
-            "b": {"function": noop, "interval": 60, "enabled": False},
-        },
-    )
-    assert scheduler.tasks["a"].interval_seconds == 300
-    assert scheduler.tasks["a"].enabled is True
-    assert scheduler.tasks["b"].enabled is False
-
-
-@pytest.mark.parametrize(
-    ("entry", "mentions"),
-    [
-        ({"function": noop}, "missing key(s) ['interval']"),
-        ({"function": noop, "interval": 5, "intervall": 5}, "unknown key(s) ['intervall']"),
-        ({"function": noop, "interval": 0}, "got 0"),
-        ({"function": 5, "interval": 5}, "got 5"),
-        ({"function": noop, "interval": 5, "enabled": "yes"}, "'yes'"),
-        ("not a dict", "'not a dict'"),
-    ],
-)
-def test_setup_tasks_from_config_adds_nothing_if_any_entry_is_bad(
-    entry: object, mentions: str
-) -> None:
-    scheduler = Scheduler()
-    config = {"good": {"function": noop, "interval": 5}, "bad": entry}
-    with pytest.raises(ValueError) as info:
-        setup_tasks_from_config(scheduler, config)  # type: ignore[arg-type]
-    assert mentions in str(info.value)
-    assert "'bad'" in str(info.value)
-    assert scheduler.tasks == {}
-
-
 # -- scale -----------------------------------------------------------------------------
 
 
@@ -742,58 +584,3 @@ async def test_a_hundred_thousand_idle_tasks_cost_nothing_while_none_is_due() ->
     assert per_add < 50e-6  # generous for CI; bench/ measures the real figure
     assert cpu < 0.05
     assert scheduler.wakeups == 0
-
-
-# -- listeners -------------------------------------------------------------------------
-
-
-async def test_listeners_hear_each_run_start_finish_and_skip() -> None:
-    events: list[RunEvent] = []
-    release = asyncio.Event()
-
-    async def slow() -> None:
-        await release.wait()
-
-    def fail() -> None:
-        raise OSError("gone")
-
-    scheduler = Scheduler()
-    scheduler.add_listener(events.append)
-    scheduler.add_task("slow", slow, 3600)
-    scheduler.add_task("fail", fail, 3600)
-    first = asyncio.create_task(scheduler.run_task(scheduler.tasks["slow"]))
-    await asyncio.sleep(0)
-    await scheduler.run_task(scheduler.tasks["slow"])  # overlaps: skipped
-    release.set()
-    await first
-    await scheduler.run_task(scheduler.tasks["fail"])
-    seen = [(e.kind, e.task.name, e.outcome) for e in events]
-    assert seen == [
-        ("started", "slow", None),
-        ("skipped", "slow", None),
-        ("finished", "slow", "ok"),
-        ("started", "fail", None),
-        ("finished", "fail", "error"),
-    ]
-    assert isinstance(events[-1].error, OSError)
-    assert events[-1].duration is not None
-
-
-async def test_a_failing_listener_is_logged_and_runs_go_on(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    def broken(event: RunEvent) -> None:
-        raise RuntimeError("listener bug")
-
-    calls = Calls()
-    scheduler = Scheduler()
-    scheduler.add_listener(broken)
-    scheduler.add_task("t", calls, 3600)
-    with caplog.at_level(logging.ERROR, logger="autosched"):
-        await scheduler.run_task(scheduler.tasks["t"])
-    scheduler.remove_listener(broken)
-    await scheduler.run_task(scheduler.tasks["t"])
-    assert calls.count == 2
-    assert scheduler.tasks["t"].last_outcome == "ok"
-    failures = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Run listener")]
-    assert len(failures) == 2  # started and finished; nothing once removed

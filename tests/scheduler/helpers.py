@@ -1,4 +1,4 @@
-"""Helpers for the core tests: record calls from any thread, wait for them under a timeout."""
+"""Helpers for the core's tests: record calls from any thread, wait for them under a timeout."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from autosched import Scheduler
+
+
+def noop() -> None:
+    """Do nothing: a task function whose runs do not matter."""
 
 
 class Calls:
