@@ -1,4 +1,8 @@
+"""System checks of autosched's settings: ids, messages, hints, and that they are registered."""
+
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 from django.core.checks import run_checks
@@ -65,3 +69,60 @@ def test_w001_lists_the_known_settings_when_nothing_is_close() -> None:
     with override_settings(AUTOSCHED_XYZ=1):
         [message] = check_settings()
     assert message.hint == f"Known settings: {', '.join(Settings.names())}."
+
+
+# The lease settings ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ttl", "renew"), [(10, 8), (10, 0), (10, "2")])
+def test_check_rejects_a_renewal_too_close_to_the_ttl(settings: Any, ttl: Any, renew: Any) -> None:
+    settings.AUTOSCHED_LEASE_TTL, settings.AUTOSCHED_LEASE_RENEW = ttl, renew
+    assert [message.id for message in check_settings()] == ["autosched.E006"]
+
+
+def test_check_accepts_the_lease_defaults() -> None:
+    assert check_settings() == []
+
+
+# The status settings ---------------------------------------------------------------------
+
+
+LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+
+DUMMY = {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}
+
+
+@pytest.mark.parametrize("backend", [LOCMEM, DUMMY])
+def test_w002_a_process_local_status_cache(settings: Any, backend: dict[str, str]) -> None:
+    settings.CACHES = {"default": backend}
+    [message] = check_settings()
+    assert message.id == "autosched.W002"
+    assert "not shared between processes" in message.msg
+    assert "AUTOSCHED_STATUS_CACHE" in (message.hint or "")
+
+
+def test_w002_looks_at_the_status_cache_alias(settings: Any) -> None:
+    settings.CACHES = {**settings.CACHES, "local": LOCMEM}
+    assert ids() == []
+    settings.AUTOSCHED_STATUS_CACHE = "local"
+    assert ids() == ["autosched.W002"]
+
+
+def test_e005_the_status_cache_must_exist(settings: Any) -> None:
+    settings.AUTOSCHED_STATUS_CACHE = "nowhere"
+    [message] = check_settings()
+    assert message.id == "autosched.E005"
+    assert "'default'" in (message.hint or "")
+
+
+@pytest.mark.parametrize("bad", [0, -1, "5", True, float("nan")])
+def test_e004_the_ttl_must_be_a_positive_number(settings: Any, bad: object) -> None:
+    settings.AUTOSCHED_STATUS_TTL = bad
+    assert ids() == ["autosched.E004"]
+
+
+def test_the_status_settings_are_known(settings: Any) -> None:
+    settings.AUTOSCHED_STATUS_TTL = 2.5
+    settings.AUTOSCHED_STATUS_CACHE = "default"
+    assert ids() == []

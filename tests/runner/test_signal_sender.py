@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
-from django.db import connections
 
 from autosched.models import PeriodicTask, RunRequest
 from autosched.runner import SchedulerRunner
@@ -173,13 +171,6 @@ async def test_stop_sends_what_is_queued_first(
     assert [kind for kind, _ in received] == ["started", "finished"]
     await scheduler.run_task(scheduler.tasks["ok"])  # no longer listening
     assert len(received) == 2
-
-
-@pytest.fixture
-async def close_thread_connections() -> AsyncIterator[None]:
-    """Close the connection that sync_to_async's thread opened, so PostgreSQL can drop the DB."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,41 +1,32 @@
-"""SchedulerRunner: the sync loop, its error backoff, and signal handling."""
+"""SchedulerRunner: the sync loop, its error backoff, and running the scheduler while it leads."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import threading
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NoReturn
+from unittest import mock
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import OperationalError, connections
+from django.db import OperationalError
 
-from autosched.models import PeriodicTask
-from autosched.runner import (
-    FORCED_EXIT_STATUS,
-    SchedulerRunner,
-    stop_on_signals,
-    threads_blocking_exit,
-)
+from autosched.models import PeriodicTask, SchedulerLease
+from autosched.runner import SchedulerRunner
+from autosched.runner.leadership import Leadership
 from autosched.runner.runner import MAX_BACKOFF
-from autosched.scheduler import RUN_THREAD_PREFIX
-from tests.waiting import wait_until_async
+from tests.runner.helpers import in_thread
+from tests.testapp import tasks
+from tests.waiting import wait_until, wait_until_async
 
 SYNC = "tests.testapp.tasks.no_default"
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-async def close_thread_connections() -> AsyncIterator[None]:
-    """Close the connection that sync_to_async's thread opened, so PostgreSQL can drop the DB."""
-    yield
-    await sync_to_async(connections.close_all)()
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_thread_connections"),
+]
 
 
 @pytest.fixture
@@ -155,68 +146,83 @@ async def test_tasks_keep_running_while_the_database_fails(
     assert running.scheduler.is_running()
 
 
-def test_first_signal_requests_a_stop_and_handlers_are_restored() -> None:
-    runner = SchedulerRunner(sync_interval=1)
-    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    with stop_on_signals(runner):
-        signal.raise_signal(signal.SIGTERM)
-        assert runner.stop_requested
-    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+@pytest.mark.django_db
+def test_runs_are_fenced_by_the_lease(caplog: pytest.LogCaptureFixture) -> None:
+    PeriodicTask.objects.all().delete()
+    PeriodicTask.objects.create(name="g", function=SYNC, interval_seconds=5)
+    runner = SchedulerRunner()  # never started: it does not hold the lease
+    runner.sync.apply(runner.scheduler, runner.sync.reload())
+    tasks.calls.clear()
+    task = runner.scheduler.tasks["g"]
+    with caplog.at_level(logging.WARNING, logger="autosched"):
+        asyncio.run(runner.scheduler.run_task(task))
+    assert tasks.calls == []
+    assert task.last_outcome == "cancelled"
+    assert "Not running task 'g': its scheduler may no longer launch runs" in caplog.text
 
 
-def test_second_sigint_forces_an_exit() -> None:
-    runner = SchedulerRunner(sync_interval=1)
-    statuses: list[int] = []
+async def test_runner_runs_the_scheduler_only_while_holding() -> None:
+    rival = Leadership(ttl=60, renew_every=2)
+    runner = SchedulerRunner(sync_interval=0.05)
+    runner.leadership.ttl, runner.leadership.renew_every = 0.6, 0.1
+    leader = runner.leadership
+    scheduler = runner.scheduler
+    await runner.load()
+    serving = asyncio.create_task(runner.run())
+    async with asyncio.timeout(5):
+        await wait_until_async(scheduler.is_running, "the scheduler to start")
+        real_claim = SchedulerLease.claim
 
-    def force_exit(status: int) -> NoReturn:
-        statuses.append(status)
-        raise SystemExit(status)
+        def claim(name: str, holder: str, ttl: float, *, using: str) -> bool:
+            if holder == leader.holder:
+                raise OperationalError("down")
+            return real_claim(name, holder, ttl, using=using)
 
-    with stop_on_signals(runner, force_exit=force_exit):
-        signal.raise_signal(signal.SIGINT)
-        assert statuses == []
-        with pytest.raises(SystemExit):
-            signal.raise_signal(signal.SIGINT)
-    assert statuses == [FORCED_EXIT_STATUS]
-
-
-def test_second_sigterm_does_not_force() -> None:
-    runner = SchedulerRunner(sync_interval=1)
-    with stop_on_signals(runner, force_exit=pytest.fail):  # type: ignore[arg-type]
-        signal.raise_signal(signal.SIGTERM)
-        signal.raise_signal(signal.SIGTERM)
-
-
-async def test_signals_are_left_alone_off_the_main_thread() -> None:
-    runner = SchedulerRunner(sync_interval=1)
-
-    def enter() -> object:
-        with stop_on_signals(runner):
-            return signal.getsignal(signal.SIGTERM)
-
-    before = signal.getsignal(signal.SIGTERM)
-    assert await asyncio.to_thread(enter) is before
+        # The database becomes unreachable for this process: it must stop on its own, and
+        # another process takes the lease over once it expired.
+        with mock.patch.object(SchedulerLease, "claim", claim):
+            await wait_until_async(
+                lambda: not scheduler.is_running(), "the scheduler to stop on its own"
+            )
+            await in_thread(lambda: wait_until(rival.attempt, "the rival to take the lease"))
+        await asyncio.sleep(0.3)
+        assert not scheduler.is_running()
+        assert runner.role == "standby"
+        await in_thread(rival.release)
+        await wait_until_async(scheduler.is_running, "the scheduler to start again")
+        runner.request_stop()
+        await serving
+    assert not await in_thread(SchedulerLease.objects.exists)
 
 
-def test_threads_blocking_exit_reports_only_run_threads_still_busy() -> None:
-    release = threading.Event()
-    idle_pool = ThreadPoolExecutor(max_workers=1)  # like asgiref's: idle, ended at exit
-    idle = idle_pool.submit(threading.current_thread).result()
-    busy_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=RUN_THREAD_PREFIX)
-    started = threading.Event()
+async def test_stop_ends_a_standby() -> None:
+    rival = Leadership(ttl=60, renew_every=2)
+    await in_thread(rival.attempt)
+    runner = SchedulerRunner(sync_interval=0.05)
+    runner.leadership.renew_every = 0.1
+    await runner.load()
+    serving = asyncio.create_task(runner.run())
+    await asyncio.sleep(0.1)
+    runner.request_stop()
+    async with asyncio.timeout(5):
+        await serving
+    assert await in_thread(lambda: SchedulerLease.objects.get().holder) == rival.holder
 
-    def work() -> threading.Thread:
-        started.set()
-        release.wait(5)
-        return threading.current_thread()
 
-    busy = busy_pool.submit(work)
-    started.wait(5)
-    try:
-        blocking = threads_blocking_exit(timeout=0.05)
-    finally:
-        release.set()
-        idle_pool.shutdown()
-        busy_pool.shutdown()
-    assert busy.result() in blocking
-    assert idle not in blocking
+async def test_runner_stands_by_until_the_lease_is_free() -> None:
+    rival = Leadership(ttl=60, renew_every=2)
+    await in_thread(rival.attempt)
+    runner = SchedulerRunner(sync_interval=0.05)
+    runner.leadership.renew_every = 0.05
+    await runner.load()
+    running = asyncio.create_task(runner.run())
+    async with asyncio.timeout(5):
+        await asyncio.sleep(0.3)  # several claims, all refused: nothing may start
+        assert not runner.scheduler.is_running()
+        assert (runner.role, runner.publisher.heartbeat()["role"]) == ("standby", "standby")
+        await in_thread(rival.release)
+        await wait_until_async(runner.scheduler.is_running, "the scheduler to start")
+        assert runner.publisher.heartbeat()["role"] == "active"
+        runner.request_stop()
+        await running
+    assert not await in_thread(SchedulerLease.objects.exists)  # released on the way out

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 from unittest import mock
 
 import pytest
-from django.db import OperationalError, connections
+from django.db import OperationalError
 
-from autosched.checks import check_settings
 from autosched.conf import MARGIN_SHARE
 from autosched.models import SchedulerLease
-from autosched.runner import SchedulerRunner
 from autosched.runner.identity import Identity
 from autosched.runner.leadership import Leadership
-from tests.waiting import wait_until, wait_until_async
+from tests.runner.helpers import FakeClock
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_holder_id_names_host_and_pid() -> None:
@@ -177,95 +166,6 @@ def test_close_releases_the_lease() -> None:
     wait_until(leader.holds, "the lease")
     leader.close()
     assert not SchedulerLease.objects.exists()
-
-
-async def in_thread(func: Callable[[], Any]) -> Any:
-    """Call ``func`` in a worker thread, closing that thread's database connection after."""
-
-    def call() -> Any:
-        try:
-            return func()
-        finally:
-            connections.close_all()
-
-    return await asyncio.to_thread(call)
-
-
-async def test_runner_runs_the_scheduler_only_while_holding() -> None:
-    rival = Leadership(ttl=60, renew_every=2)
-    runner = SchedulerRunner(sync_interval=0.05)
-    runner.leadership.ttl, runner.leadership.renew_every = 0.6, 0.1
-    leader = runner.leadership
-    scheduler = runner.scheduler
-    await runner.load()
-    serving = asyncio.create_task(runner.run())
-    async with asyncio.timeout(5):
-        await wait_until_async(scheduler.is_running, "the scheduler to start")
-        real_claim = SchedulerLease.claim
-
-        def claim(name: str, holder: str, ttl: float, *, using: str) -> bool:
-            if holder == leader.holder:
-                raise OperationalError("down")
-            return real_claim(name, holder, ttl, using=using)
-
-        # The database becomes unreachable for this process: it must stop on its own, and
-        # another process takes the lease over once it expired.
-        with mock.patch.object(SchedulerLease, "claim", claim):
-            await wait_until_async(
-                lambda: not scheduler.is_running(), "the scheduler to stop on its own"
-            )
-            await in_thread(lambda: wait_until(rival.attempt, "the rival to take the lease"))
-        await asyncio.sleep(0.3)
-        assert not scheduler.is_running()
-        assert runner.role == "standby"
-        await in_thread(rival.release)
-        await wait_until_async(scheduler.is_running, "the scheduler to start again")
-        runner.request_stop()
-        await serving
-    assert not await in_thread(SchedulerLease.objects.exists)
-
-
-async def test_stop_ends_a_standby() -> None:
-    rival = Leadership(ttl=60, renew_every=2)
-    await in_thread(rival.attempt)
-    runner = SchedulerRunner(sync_interval=0.05)
-    runner.leadership.renew_every = 0.1
-    await runner.load()
-    serving = asyncio.create_task(runner.run())
-    await asyncio.sleep(0.1)
-    runner.request_stop()
-    async with asyncio.timeout(5):
-        await serving
-    assert await in_thread(lambda: SchedulerLease.objects.get().holder) == rival.holder
-
-
-@pytest.mark.parametrize(("ttl", "renew"), [(10, 8), (10, 0), (10, "2")])
-def test_check_rejects_a_renewal_too_close_to_the_ttl(settings: Any, ttl: Any, renew: Any) -> None:
-    settings.AUTOSCHED_LEASE_TTL, settings.AUTOSCHED_LEASE_RENEW = ttl, renew
-    assert [message.id for message in check_settings()] == ["autosched.E006"]
-
-
-def test_check_accepts_the_lease_defaults() -> None:
-    assert check_settings() == []
-
-
-async def test_runner_stands_by_until_the_lease_is_free() -> None:
-    rival = Leadership(ttl=60, renew_every=2)
-    await in_thread(rival.attempt)
-    runner = SchedulerRunner(sync_interval=0.05)
-    runner.leadership.renew_every = 0.05
-    await runner.load()
-    running = asyncio.create_task(runner.run())
-    async with asyncio.timeout(5):
-        await asyncio.sleep(0.3)  # several claims, all refused: nothing may start
-        assert not runner.scheduler.is_running()
-        assert (runner.role, runner.publisher.heartbeat()["role"]) == ("standby", "standby")
-        await in_thread(rival.release)
-        await wait_until_async(runner.scheduler.is_running, "the scheduler to start")
-        assert runner.publisher.heartbeat()["role"] == "active"
-        runner.request_stop()
-        await running
-    assert not await in_thread(SchedulerLease.objects.exists)  # released on the way out
 
 
 def test_a_failed_claim_is_retried_soon() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from typing import Any
-from unittest import mock
 
 import pytest
 from django.db import connection
@@ -14,7 +13,6 @@ from django.utils import timezone
 
 from autosched.models import PeriodicTask, TaskChange
 from autosched.registry import registry
-from autosched.runner.calls import with_fresh_connections
 from autosched.runner.sync import (
     MAX_CHANGES_PER_POLL,
     PRUNE_EVERY,
@@ -23,6 +21,8 @@ from autosched.runner.sync import (
     TaskSync,
 )
 from autosched.scheduler import Scheduler
+from tests.runner.helpers import FakeClock
+from tests.tasks_backend import IMMEDIATE, needs_tasks
 from tests.testapp import tasks
 
 SYNC = "tests.testapp.tasks.no_default"
@@ -30,14 +30,6 @@ ASYNC = "tests.testapp.tasks.async_no_default"
 MISSING = "tests.testapp.tasks.not_registered"
 
 pytestmark = pytest.mark.django_db
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -310,46 +302,6 @@ def test_sync_functions_are_wrapped_for_fresh_connections(
     assert getattr(func, "__wrapped__", None) is tasks.no_default
 
 
-def test_wrapper_closes_old_connections_around_the_call() -> None:
-    calls: list[str] = []
-    with mock.patch(
-        "autosched.runner.calls.close_old_connections", side_effect=lambda: calls.append("close")
-    ):
-        with_fresh_connections(lambda: calls.append("run"))()
-    assert calls == ["close", "run", "close"]
-
-
-def test_wrapper_closes_connections_after_a_failure() -> None:
-    def fail() -> None:
-        raise RuntimeError("boom")
-
-    with (
-        mock.patch("autosched.runner.calls.close_old_connections") as close,
-        pytest.raises(RuntimeError),
-    ):
-        with_fresh_connections(fail)()
-    assert close.call_count == 2
-
-
-def test_async_functions_are_not_wrapped() -> None:
-    assert with_fresh_connections(tasks.async_no_default) is tasks.async_no_default
-
-
-async def test_wrapped_sync_run_closes_connections_in_the_worker_thread() -> None:
-    seen: list[str] = []
-
-    def job() -> None:
-        seen.append("run")
-
-    scheduler = Scheduler()
-    scheduler.add_task("job", with_fresh_connections(job), 60)
-    with mock.patch(
-        "autosched.runner.calls.close_old_connections", side_effect=lambda: seen.append("close")
-    ):
-        await scheduler.run_task(scheduler.tasks["job"])
-    assert seen == ["close", "run", "close"]
-
-
 def test_registry_is_consulted_not_imported(sync: TaskSync, scheduler: Scheduler) -> None:
     # A row naming an importable but unregistered dotted path is not run.
     make_task("sneaky", "os.getcwd")
@@ -366,3 +318,25 @@ def test_backends_without_triggers_reload_every_sync(
     make_task("job")
     assert resync(sync, scheduler).full
     assert "job" in scheduler.tasks
+
+
+@pytest.fixture
+def immediate_backend(settings: Any) -> None:
+    settings.TASKS = IMMEDIATE
+
+
+@needs_tasks
+@pytest.mark.django_db
+@pytest.mark.usefixtures("immediate_backend")
+def test_sync_enqueues_worker_rows_and_rebuilds_on_a_target_change() -> None:
+    PeriodicTask.objects.all().delete()
+    row = PeriodicTask.objects.create(name="w", function=SYNC, interval_seconds=5)
+    sync, scheduler = TaskSync(), Scheduler()
+    sync.apply(scheduler, sync.reload())
+    in_process = scheduler.tasks["w"].func
+    PeriodicTask.objects.filter(pk=row.pk).update(run_on="worker", queue_name="default")
+    sync.apply(scheduler, sync.poll())
+    assert scheduler.tasks["w"].func is not in_process
+    tasks.calls.clear()
+    scheduler.tasks["w"].func()
+    assert tasks.calls == ["no_default"]  # through the immediate backend

@@ -1,0 +1,91 @@
+"""What runscheduler does to its OS process: stop on SIGINT/SIGTERM, exit past stuck threads."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import NoReturn
+
+import pytest
+
+from autosched.runner import (
+    FORCED_EXIT_STATUS,
+    SchedulerRunner,
+    stop_on_signals,
+    threads_blocking_exit,
+)
+from autosched.scheduler import RUN_THREAD_PREFIX
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_thread_connections"),
+]
+
+
+def test_first_signal_requests_a_stop_and_handlers_are_restored() -> None:
+    runner = SchedulerRunner(sync_interval=1)
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    with stop_on_signals(runner):
+        signal.raise_signal(signal.SIGTERM)
+        assert runner.stop_requested
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_second_sigint_forces_an_exit() -> None:
+    runner = SchedulerRunner(sync_interval=1)
+    statuses: list[int] = []
+
+    def force_exit(status: int) -> NoReturn:
+        statuses.append(status)
+        raise SystemExit(status)
+
+    with stop_on_signals(runner, force_exit=force_exit):
+        signal.raise_signal(signal.SIGINT)
+        assert statuses == []
+        with pytest.raises(SystemExit):
+            signal.raise_signal(signal.SIGINT)
+    assert statuses == [FORCED_EXIT_STATUS]
+
+
+def test_second_sigterm_does_not_force() -> None:
+    runner = SchedulerRunner(sync_interval=1)
+    with stop_on_signals(runner, force_exit=pytest.fail):  # type: ignore[arg-type]
+        signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)
+
+
+async def test_signals_are_left_alone_off_the_main_thread() -> None:
+    runner = SchedulerRunner(sync_interval=1)
+
+    def enter() -> object:
+        with stop_on_signals(runner):
+            return signal.getsignal(signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert await asyncio.to_thread(enter) is before
+
+
+def test_threads_blocking_exit_reports_only_run_threads_still_busy() -> None:
+    release = threading.Event()
+    idle_pool = ThreadPoolExecutor(max_workers=1)  # like asgiref's: idle, ended at exit
+    idle = idle_pool.submit(threading.current_thread).result()
+    busy_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=RUN_THREAD_PREFIX)
+    started = threading.Event()
+
+    def work() -> threading.Thread:
+        started.set()
+        release.wait(5)
+        return threading.current_thread()
+
+    busy = busy_pool.submit(work)
+    started.wait(5)
+    try:
+        blocking = threads_blocking_exit(timeout=0.05)
+    finally:
+        release.set()
+        idle_pool.shutdown()
+        busy_pool.shutdown()
+    assert busy.result() in blocking
+    assert idle not in blocking
