@@ -1,3 +1,5 @@
+"""The registry: only functions registered in code may be scheduled, each under its dotted path."""
+
 from __future__ import annotations
 
 import os
@@ -6,8 +8,6 @@ import sys
 
 import pytest
 
-from autosched.defaults import sync_defaults
-from autosched.models import PeriodicTask
 from autosched.registry import (
     MAX_KEY_LENGTH,
     RegisteredFunction,
@@ -183,49 +183,3 @@ def test_register_is_importable_from_the_package() -> None:
     import autosched
 
     assert autosched.register == registry.register
-
-
-@pytest.mark.django_db
-def test_migrate_created_rows_for_registered_defaults_only() -> None:
-    rows = PeriodicTask.objects.values_list("name", "function", "interval_seconds", "enabled")
-    assert sorted(rows) == [
-        ("tests.testapp.tasks.async_heartbeat", "tests.testapp.tasks.async_heartbeat", 60, False),
-        ("tests.testapp.tasks.heartbeat", "tests.testapp.tasks.heartbeat", 300, True),
-    ]
-
-
-@pytest.mark.django_db
-def test_sync_defaults_creates_only_missing_rows() -> None:
-    PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").delete()
-    created = sync_defaults()
-    assert [task.function for task in created] == ["tests.testapp.tasks.heartbeat"]
-    assert sync_defaults() == []
-
-
-@pytest.mark.django_db
-def test_sync_defaults_never_overwrites_an_operator_change() -> None:
-    PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").update(
-        name="renamed", interval_seconds=7, enabled=False
-    )
-    assert sync_defaults() == []
-    task = PeriodicTask.objects.get(function="tests.testapp.tasks.heartbeat")
-    assert (task.name, task.interval_seconds, task.enabled) == ("renamed", 7, False)
-
-
-@pytest.mark.django_db
-def test_sync_defaults_skips_a_default_whose_name_another_row_took(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").update(
-        function="tests.testapp.tasks.no_default"
-    )
-    assert sync_defaults() == []
-    assert "another task is named tests.testapp.tasks.heartbeat" in caplog.text
-    assert not PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").exists()
-
-
-@pytest.mark.django_db
-def test_sync_defaults_of_a_registry_without_defaults_does_nothing() -> None:
-    reg = Registry()
-    reg.register(job)
-    assert sync_defaults(source=reg) == []

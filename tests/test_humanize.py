@@ -1,3 +1,5 @@
+"""Spans of time in words: intervals, exactly ("every 1 minute 30 seconds")."""
+
 from __future__ import annotations
 
 import pytest

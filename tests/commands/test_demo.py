@@ -16,7 +16,7 @@ import pytest
 from example_project.demo.management.commands.demo import ChildExited, supervise
 from tests.waiting import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEMO_KEYS = {
     "example_project.demo.tasks.record_heartbeat",
     "example_project.demo.tasks.count_heartbeats",

@@ -1,3 +1,5 @@
+"""PeriodicTask: validation of every field, the registry lookups, the queryset and ordering."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,6 +9,7 @@ from django.db import IntegrityError
 from autosched.models import PeriodicTask
 
 HEARTBEAT = "tests.testapp.tasks.heartbeat"
+NO_DEFAULT = "tests.testapp.tasks.no_default"
 
 pytestmark = pytest.mark.django_db
 
@@ -84,3 +87,22 @@ def test_default_ordering_is_by_name() -> None:
     for name in ("b", "a", "c"):
         PeriodicTask.objects.create(name=name, function=HEARTBEAT, interval_seconds=5)
     assert list(PeriodicTask.objects.values_list("name", flat=True)) == ["a", "b", "c"]
+
+
+def test_model_rejects_an_unknown_backend_for_worker_runs() -> None:
+    task = PeriodicTask(
+        name="w", function=NO_DEFAULT, interval_seconds=5, run_on="worker", tasks_backend="nope"
+    )
+    with pytest.raises(ValidationError) as raised:
+        task.full_clean()
+    assert "'nope' is not a backend in the TASKS setting" in str(raised.value.message_dict)
+    task.run_on = "process"  # the backend does not matter then
+    task.full_clean()
+
+
+@pytest.mark.parametrize("priority", [-101, 101])
+def test_model_rejects_a_priority_out_of_range(priority: int) -> None:
+    task = PeriodicTask(name="w", function=NO_DEFAULT, interval_seconds=5, priority=priority)
+    with pytest.raises(ValidationError) as raised:
+        task.full_clean()
+    assert "priority" in raised.value.message_dict

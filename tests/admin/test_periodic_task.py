@@ -1,3 +1,5 @@
+"""The periodic task admin: the list, its editable columns, actions, search and filters."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,7 +17,6 @@ HEARTBEAT = "tests.testapp.tasks.heartbeat"
 NO_DEFAULT = "tests.testapp.tasks.no_default"
 GONE = "gone.module.func"
 CHANGELIST = reverse("admin:autosched_periodictask_changelist")
-ADD = reverse("admin:autosched_periodictask_add")
 
 
 @pytest.fixture
@@ -37,23 +38,6 @@ def listed(client: Client, query: str = "") -> list[str]:
     response = client.get(CHANGELIST + query)
     assert response.status_code == 200
     return [task.name for task in response.context["cl"].result_list]
-
-
-def form_data(**fields: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "name": "new",
-        "function": HEARTBEAT,
-        "interval_seconds": "60",
-        "enabled": "on",
-        "description": "",
-    }
-    data.update(fields)
-    return data
-
-
-def errors_of(response: Any) -> dict[str, list[str]]:
-    assert response.status_code == 200, "expected the form again, with errors"
-    return dict(response.context["adminform"].form.errors)
 
 
 def test_the_list_shows_each_column(admin_client: Client, rows: dict[str, PeriodicTask]) -> None:
@@ -121,87 +105,6 @@ def test_the_list_rejects_a_bad_interval(
     assert rows["alpha"].interval_seconds == 300
 
 
-def test_the_form_offers_only_registered_functions(admin_client: Client) -> None:
-    form = admin_client.get(ADD).context["adminform"].form
-    offered = [value for value, _ in form.fields["function"].choices if value]
-    assert offered == [
-        "tests.testapp.tasks.async_heartbeat",
-        "tests.testapp.tasks.async_no_default",
-        "tests.testapp.tasks.failing",
-        HEARTBEAT,
-        NO_DEFAULT,
-    ]
-
-
-def test_the_form_adds_a_task(admin_client: Client) -> None:
-    response = admin_client.post(ADD, form_data(description="Checks the docs."))
-    assert response.status_code == 302
-    task = PeriodicTask.objects.get(name="new")
-    assert (task.function, task.interval_seconds, task.description) == (
-        HEARTBEAT,
-        60,
-        "Checks the docs.",
-    )
-
-
-@pytest.mark.parametrize(
-    ("bad", "message"),
-    [
-        ("0", "Ensure this value is greater than or equal to 1."),
-        ("-1", "Ensure this value is greater than or equal to 1."),
-        ("1.5", "Enter a whole number."),
-        ("31536001", "Ensure this value is less than or equal to 31536000."),
-        ("", "This field is required."),
-    ],
-)
-def test_the_form_rejects_a_bad_interval(admin_client: Client, bad: str, message: str) -> None:
-    errors = errors_of(admin_client.post(ADD, form_data(interval_seconds=bad)))
-    assert list(errors) == ["interval_seconds"]
-    assert errors["interval_seconds"][0].startswith(message)
-    assert not PeriodicTask.objects.filter(name="new").exists()
-
-
-def test_the_form_rejects_a_duplicate_name(
-    admin_client: Client, rows: dict[str, PeriodicTask]
-) -> None:
-    errors = errors_of(admin_client.post(ADD, form_data(name="alpha")))
-    assert errors == {"name": ["Periodic task with this Name already exists."]}
-
-
-def test_the_form_rejects_an_unregistered_function(admin_client: Client) -> None:
-    errors = errors_of(admin_client.post(ADD, form_data(function=GONE)))
-    assert errors == {
-        "function": [f"Select a valid choice. {GONE} is not one of the available choices."]
-    }
-
-
-def test_editing_a_row_whose_function_is_gone_shows_it_marked(
-    admin_client: Client, rows: dict[str, PeriodicTask]
-) -> None:
-    url = reverse("admin:autosched_periodictask_change", args=[rows["dead"].pk])
-    form = admin_client.get(url).context["adminform"].form
-    assert (GONE, f"{GONE} (⚠ not registered)") in form.fields["function"].choices
-    assert form.initial["function"] == GONE
-
-
-def test_a_row_whose_function_is_gone_cannot_be_saved_unchanged(
-    admin_client: Client, rows: dict[str, PeriodicTask]
-) -> None:
-    url = reverse("admin:autosched_periodictask_change", args=[rows["dead"].pk])
-    errors = errors_of(admin_client.post(url, form_data(name="dead", function=GONE)))
-    assert list(errors) == ["function"]
-    assert errors["function"][0].startswith(f"{GONE} is not a registered function.")
-
-
-def test_a_row_whose_function_is_gone_saves_once_repointed(
-    admin_client: Client, rows: dict[str, PeriodicTask]
-) -> None:
-    url = reverse("admin:autosched_periodictask_change", args=[rows["dead"].pk])
-    assert admin_client.post(url, form_data(name="dead", function=NO_DEFAULT)).status_code == 302
-    rows["dead"].refresh_from_db()
-    assert rows["dead"].function == NO_DEFAULT
-
-
 def run_action(client: Client, action: str, *tasks: PeriodicTask) -> list[str]:
     response = client.post(
         CHANGELIST,
@@ -259,3 +162,18 @@ def test_the_filters_narrow_the_list(admin_client: Client, rows: dict[str, Perio
     assert listed(admin_client, "?registered=yes") == ["alpha", "beta"]
     assert listed(admin_client, f"?function={NO_DEFAULT}") == ["beta"]
     assert listed(admin_client, "?registered=no&enabled__exact=0") == []
+
+
+def test_admin_list_shows_where_runs_go(admin_client: Any) -> None:
+    PeriodicTask.objects.create(name="p", function=NO_DEFAULT, interval_seconds=5)
+    PeriodicTask.objects.create(
+        name="w",
+        function=NO_DEFAULT,
+        interval_seconds=5,
+        run_on="worker",
+        queue_name="q",
+        priority=3,
+    )
+    content = admin_client.get(reverse("admin:autosched_periodictask_changelist")).content
+    assert "worker: default / q (priority 3)" in content.decode()
+    assert "scheduler process" in content.decode()

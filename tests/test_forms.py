@@ -1,0 +1,163 @@
+"""The admin form: functions chosen from the registry, input checked, the run's target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from autosched.models import PeriodicTask
+from tests.tasks_backend import IMMEDIATE
+
+pytestmark = pytest.mark.django_db
+
+HEARTBEAT = "tests.testapp.tasks.heartbeat"
+NO_DEFAULT = "tests.testapp.tasks.no_default"
+GONE = "gone.module.func"
+ADD = reverse("admin:autosched_periodictask_add")
+
+
+@pytest.fixture
+def rows() -> dict[str, PeriodicTask]:
+    """A row, and one whose function is no longer registered."""
+    PeriodicTask.objects.all().delete()
+    return {
+        "alpha": PeriodicTask.objects.create(
+            name="alpha", function=HEARTBEAT, interval_seconds=300
+        ),
+        "dead": PeriodicTask.objects.create(name="dead", function=GONE, interval_seconds=3600),
+    }
+
+
+def form_data(**fields: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "new",
+        "function": HEARTBEAT,
+        "interval_seconds": "60",
+        "enabled": "on",
+        "description": "",
+    }
+    data.update(fields)
+    return data
+
+
+def errors_of(response: Any) -> dict[str, list[str]]:
+    assert response.status_code == 200, "expected the form again, with errors"
+    return dict(response.context["adminform"].form.errors)
+
+
+def test_the_form_offers_only_registered_functions(admin_client: Client) -> None:
+    form = admin_client.get(ADD).context["adminform"].form
+    offered = [value for value, _ in form.fields["function"].choices if value]
+    assert offered == [
+        "tests.testapp.tasks.async_heartbeat",
+        "tests.testapp.tasks.async_no_default",
+        "tests.testapp.tasks.failing",
+        HEARTBEAT,
+        NO_DEFAULT,
+    ]
+
+
+def test_the_form_adds_a_task(admin_client: Client) -> None:
+    response = admin_client.post(ADD, form_data(description="Checks the docs."))
+    assert response.status_code == 302
+    task = PeriodicTask.objects.get(name="new")
+    assert (task.function, task.interval_seconds, task.description) == (
+        HEARTBEAT,
+        60,
+        "Checks the docs.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("0", "Ensure this value is greater than or equal to 1."),
+        ("-1", "Ensure this value is greater than or equal to 1."),
+        ("1.5", "Enter a whole number."),
+        ("31536001", "Ensure this value is less than or equal to 31536000."),
+        ("", "This field is required."),
+    ],
+)
+def test_the_form_rejects_a_bad_interval(admin_client: Client, bad: str, message: str) -> None:
+    errors = errors_of(admin_client.post(ADD, form_data(interval_seconds=bad)))
+    assert list(errors) == ["interval_seconds"]
+    assert errors["interval_seconds"][0].startswith(message)
+    assert not PeriodicTask.objects.filter(name="new").exists()
+
+
+def test_the_form_rejects_a_duplicate_name(
+    admin_client: Client, rows: dict[str, PeriodicTask]
+) -> None:
+    errors = errors_of(admin_client.post(ADD, form_data(name="alpha")))
+    assert errors == {"name": ["Periodic task with this Name already exists."]}
+
+
+def test_the_form_rejects_an_unregistered_function(admin_client: Client) -> None:
+    errors = errors_of(admin_client.post(ADD, form_data(function=GONE)))
+    assert errors == {
+        "function": [f"Select a valid choice. {GONE} is not one of the available choices."]
+    }
+
+
+def test_editing_a_row_whose_function_is_gone_shows_it_marked(
+    admin_client: Client, rows: dict[str, PeriodicTask]
+) -> None:
+    url = reverse("admin:autosched_periodictask_change", args=[rows["dead"].pk])
+    form = admin_client.get(url).context["adminform"].form
+    assert (GONE, f"{GONE} (⚠ not registered)") in form.fields["function"].choices
+    assert form.initial["function"] == GONE
+
+
+def test_a_row_whose_function_is_gone_cannot_be_saved_unchanged(
+    admin_client: Client, rows: dict[str, PeriodicTask]
+) -> None:
+    url = reverse("admin:autosched_periodictask_change", args=[rows["dead"].pk])
+    errors = errors_of(admin_client.post(url, form_data(name="dead", function=GONE)))
+    assert list(errors) == ["function"]
+    assert errors["function"][0].startswith(f"{GONE} is not a registered function.")
+
+
+def test_a_row_whose_function_is_gone_saves_once_repointed(
+    admin_client: Client, rows: dict[str, PeriodicTask]
+) -> None:
+    url = reverse("admin:autosched_periodictask_change", args=[rows["dead"].pk])
+    assert admin_client.post(url, form_data(name="dead", function=NO_DEFAULT)).status_code == 302
+    rows["dead"].refresh_from_db()
+    assert rows["dead"].function == NO_DEFAULT
+
+
+def test_admin_form_offers_the_configured_backends(admin_client: Any, settings: Any) -> None:
+    settings.TASKS = {**IMMEDIATE, "other": IMMEDIATE["default"]}
+    add = reverse("admin:autosched_periodictask_add")
+    content = admin_client.get(add).content.decode()
+    assert '<option value="other">other</option>' in content
+    data = {
+        "name": "w",
+        "function": NO_DEFAULT,
+        "interval_seconds": "5",
+        "enabled": "on",
+        "run_on": "worker",
+        "tasks_backend": "other",
+        "queue_name": "slow",
+        "priority": "-5",
+        "description": "",
+    }
+    assert admin_client.post(add, data).status_code == 302
+    task = PeriodicTask.objects.get(name="w")
+    assert (task.run_on, task.tasks_backend, task.queue_name, task.priority) == (
+        "worker",
+        "other",
+        "slow",
+        -5,
+    )
+
+
+def test_admin_form_without_target_fields_keeps_the_defaults(admin_client: Any) -> None:
+    add = reverse("admin:autosched_periodictask_add")
+    data = {"name": "p", "function": NO_DEFAULT, "interval_seconds": "5", "description": ""}
+    assert admin_client.post(add, data).status_code == 302
+    task = PeriodicTask.objects.get(name="p")
+    assert (task.run_on, task.tasks_backend, task.priority) == ("process", "default", 0)
