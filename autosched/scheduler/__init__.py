@@ -1,25 +1,29 @@
 """The asyncio scheduler core: interval tasks on a drift-free grid. Imports only the stdlib.
 
 ``Scheduler`` decides when runs happen (``scheduler.py``), ``runs.py`` how one run happens,
-``task.py`` what a task and its in-memory run state are, ``grid.py`` the slot arithmetic,
-``validation.py`` what input is refused, and ``setup.py`` adding tasks from a dict.
+``task.py`` what a task and its in-memory run state are, ``grid.py`` where the slots fall,
+``validation.py`` what input is refused, ``errors.py`` how a run's error is said, and
+``setup.py`` adding tasks from a dict.
 """
 
 from __future__ import annotations
 
-from autosched.scheduler.runs import RUN_THREAD_PREFIX, RunEvent, RunListener
-from autosched.scheduler.scheduler import Scheduler
+from autosched.scheduler.runs import RUN_THREAD_PREFIX, RunEvent, RunListener, current_slot
+from autosched.scheduler.scheduler import CANCEL_WAIT, Scheduler
 from autosched.scheduler.setup import setup_tasks_from_config
 from autosched.scheduler.task import Outcome, ScheduledTask, returns_coroutine
 from autosched.scheduler.validation import (
     MAX_INTERVAL_SECONDS,
+    MIN_INTERVAL_SECONDS,
     DuplicateTaskError,
     TaskNotFoundError,
     TaskTypeError,
 )
 
 __all__ = [
+    "CANCEL_WAIT",
     "MAX_INTERVAL_SECONDS",
+    "MIN_INTERVAL_SECONDS",
     "RUN_THREAD_PREFIX",
     "DuplicateTaskError",
     "Outcome",
@@ -29,6 +33,7 @@ __all__ = [
     "Scheduler",
     "TaskNotFoundError",
     "TaskTypeError",
+    "current_slot",
     "returns_coroutine",
     "setup_tasks_from_config",
 ]

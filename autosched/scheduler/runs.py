@@ -6,21 +6,45 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import sys
 import time
+import weakref
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from autosched.scheduler.errors import (
+    LOG_ERROR_LIMIT,
+    STATUS_ERROR_LIMIT,
+    describe,
+    format_traceback,
+    trim,
+)
 from autosched.scheduler.task import Outcome, ScheduledTask
 
 logger = logging.getLogger("autosched")
 
-ERROR_TEXT_LIMIT = 500
+ERROR_TEXT_LIMIT = STATUS_ERROR_LIMIT
+_slot: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
+    "autosched_scheduled_at", default=None
+)
+
+
+def current_slot() -> datetime | None:
+    """Return the slot of the run this code is part of (aware UTC), or None outside a run.
+
+    For a scheduled run it is the slot's time on the grid (not when the run began); for
+    ``Scheduler.run_now`` the time it was asked for. Task code may read it, e.g. to process
+    exactly the hour that ended at the slot.
+    """
+    return _slot.get()
+
+
 #: Names of the threads that run sync task functions start with this.
 RUN_THREAD_PREFIX = "autosched-run"
 
@@ -46,9 +70,10 @@ else:  # pragma: no cover - Python 3.11
 
 @dataclass(frozen=True, slots=True)
 class RunEvent:
-    """What a listener hears: a run ``started``, ``finished`` or was ``skipped`` (overlap)."""
+    """What a listener hears: a run ``started``, ``finished``, was ``skipped`` (overlap), or
+    ``overrun`` its timeout (a sync run, which goes on)."""
 
-    kind: Literal["started", "finished", "skipped"]
+    kind: Literal["started", "finished", "skipped", "overrun"]
     task: ScheduledTask
     outcome: Outcome | None = None  # set when finished
     duration: float | None = None  # seconds, set when finished
@@ -64,6 +89,10 @@ class _GateClosed(Exception):
     """The gate said no right before the function was to be called."""
 
 
+class _TimedOut(Exception):
+    """An async run was cancelled because it outlived its timeout."""
+
+
 class RunExecutor:
     """Run tasks: sync functions in a thread pool, async ones on the loop; never raise."""
 
@@ -71,7 +100,14 @@ class RunExecutor:
         self.max_workers = max_workers
         self.gate = gate
         self.listeners: list[RunListener] = []
+        #: Tasks whose running sync run a stopping scheduler gave up waiting for.
+        self.abandoned: weakref.WeakSet[ScheduledTask] = weakref.WeakSet()
         self._pool: ThreadPoolExecutor | None = None
+        # The last error of each task, so that a traceback is logged once per distinct error.
+        self._last_errors: weakref.WeakKeyDictionary[ScheduledTask, str] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._warned_overrun: weakref.WeakSet[ScheduledTask] = weakref.WeakSet()
 
     def notify(self, event: RunEvent) -> None:
         """Tell every listener about ``event``; a failing listener is logged, not raised."""
@@ -84,22 +120,38 @@ class RunExecutor:
     def skip(self, task: ScheduledTask, message: str) -> None:
         """Count and log a run not started because the previous one is still going."""
         task.skip_count += 1
-        logger.warning(message, task.name)
+        if task.overrun and task in self._warned_overrun:
+            logger.debug(message, task.name)  # one warning per overrun, not one per slot
+        elif task.overrun:
+            self._warned_overrun.add(task)
+            logger.warning(
+                "Task %r is still running past its %g s timeout; its slots are skipped "
+                "until that run returns.",
+                task.name,
+                task.timeout_seconds,
+            )
+        else:
+            logger.warning(message, task.name)
         if self.listeners:
             self.notify(RunEvent("skipped", task))
 
     def begin(self, task: ScheduledTask, wall_now: datetime) -> None:
         """Mark ``task`` running from now; call before ``execute`` so no slot can overlap."""
         task.running = True
+        task.overrun = False
+        task.run_started = time.monotonic()
         task.last_run = wall_now
         if self.listeners:
             self.notify(RunEvent("started", task))
 
-    async def execute(self, task: ScheduledTask) -> None:
+    async def execute(self, task: ScheduledTask, scheduled_at: datetime | None = None) -> None:
         """Run ``task`` once, recording outcome and duration; re-raise only our cancellation."""
         started = time.perf_counter()
         outcome: Outcome = "error"
         error: BaseException | None = None
+        failure: str | None = None
+        finished = True
+        token = _slot.set(scheduled_at)
         try:
             await self._call(task)
             outcome = "ok"
@@ -108,39 +160,122 @@ class RunExecutor:
             logger.warning(
                 "Not running task %r: its scheduler may no longer launch runs.", task.name
             )
+        except _TimedOut:
+            outcome = "timeout"
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 outcome = "cancelled"
+                # A sync function goes on in its thread: that run has not finished.
+                finished = task not in self.abandoned
                 raise
-            error = asyncio.CancelledError()
-            self._record_error(task, started, "cancelled itself")
+            error, failure = asyncio.CancelledError(), "cancelled itself"
         except BaseException as exc:  # a task must never take the loop down, whatever it raises
-            error = exc
-            self._record_error(task, started, f"{type(exc).__name__}: {exc}")
+            error, failure = exc, describe(exc)
         finally:
-            duration = time.perf_counter() - started
-            task.running = False
-            task.run_count += 1
-            task.last_duration = duration
-            task.last_outcome = outcome
-            if outcome == "ok":
-                task.last_error = None
-                logger.info("Task %r succeeded in %.3f s.", task.name, duration)
-            elif outcome == "cancelled":
-                logger.warning("Task %r was cancelled after %.3f s.", task.name, duration)
-            if self.listeners:
-                self.notify(RunEvent("finished", task, outcome, duration, error))
+            _slot.reset(token)
+            if finished:
+                self._finish(task, outcome, time.perf_counter() - started, error, failure)
+
+    def _finish(
+        self,
+        task: ScheduledTask,
+        outcome: Outcome,
+        duration: float,
+        error: BaseException | None,
+        failure: str | None,
+    ) -> None:
+        if task.overrun and outcome in ("ok", "error"):
+            outcome = "timeout"  # a sync run that outlived its timeout, and returned at last
+        if outcome == "timeout":
+            limit = f"{duration:.3f} s, over its {task.timeout_seconds:g} s timeout"
+            failure = f"Timeout: ran {limit}" + (f" ({failure})" if failure else "")
+        task.running = False
+        task.overrun = False
+        task.run_started = None
+        self._warned_overrun.discard(task)
+        task.run_count += 1
+        task.last_duration = duration
+        task.last_outcome = outcome
+        if failure is not None:
+            self._record_error(task, duration, failure, error)
+        elif outcome == "ok":
+            task.last_error = None
+            logger.info("Task %r succeeded in %.3f s.", task.name, duration)
+        elif outcome == "cancelled":
+            logger.warning("Task %r was cancelled after %.3f s.", task.name, duration)
+        if self.listeners:
+            self.notify(RunEvent("finished", task, outcome, duration, error))
+
+    def _record_error(
+        self, task: ScheduledTask, duration: float, failure: str, error: BaseException | None
+    ) -> None:
+        task.error_count += 1
+        task.last_error = trim(failure, STATUS_ERROR_LIMIT)
+        text = trim(failure, LOG_ERROR_LIMIT)
+        if error is None or isinstance(error, asyncio.CancelledError):
+            logger.error("Task %r failed after %.3f s: %s", task.name, duration, text)
+            return
+        trace = format_traceback(error)
+        # The traceback once per distinct error; the same error again gets one line (and
+        # the traceback at DEBUG), so that a task failing every second cannot flood the log.
+        if self._last_errors.get(task) != text:
+            self._last_errors[task] = text
+            logger.error("Task %r failed after %.3f s: %s\n%s", task.name, duration, text, trace)
+        else:
+            logger.error(
+                "Task %r failed after %.3f s: %s (the same error as before)",
+                task.name,
+                duration,
+                text,
+            )
+            logger.debug("Traceback of task %r:\n%s", task.name, trace)
 
     async def _call(self, task: ScheduledTask) -> None:
+        timeout = task.timeout_seconds
         if task.is_async:
             self._check_gate()
-            await task.func()
+            if timeout is None:
+                await task.func()
+                return
+            scope = asyncio.timeout(timeout)
+            try:
+                async with scope:
+                    await task.func()
+            except TimeoutError:
+                if scope.expired():
+                    raise _TimedOut from None
+                raise  # the task's own TimeoutError, not our timeout
+            if scope.expired():  # cancelled by the timeout, which it swallowed
+                raise _TimedOut
             return
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._get_pool(), self._call_sync, task)
+        watch = loop.call_later(timeout, self._overrun, task) if timeout is not None else None
+        try:
+            # The thread runs in a copy of this context, so that current_slot() works there.
+            context = contextvars.copy_context()
+            result = await loop.run_in_executor(
+                self._get_pool(), context.run, self._call_sync, task
+            )
+        finally:
+            if watch is not None:
+                watch.cancel()
         if inspect.isawaitable(result):  # a sync callable that returned a coroutine
             await result
+
+    def _overrun(self, task: ScheduledTask) -> None:
+        # On the loop, when a sync run outlives its timeout: it cannot be stopped, so say so.
+        if not task.running:
+            return
+        task.overrun = True
+        logger.error(
+            "Task %r has run for %g s, past its timeout; a sync function cannot be stopped, "
+            "so it is reported as overrunning until it returns.",
+            task.name,
+            task.timeout_seconds,
+        )
+        if self.listeners:
+            self.notify(RunEvent("overrun", task))
 
     def _call_sync(self, task: ScheduledTask) -> Any:
         # In the worker thread: a run may have waited in the pool's queue, so the gate is
@@ -151,12 +286,6 @@ class RunExecutor:
     def _check_gate(self) -> None:
         if self.gate is not None and not self.gate():
             raise _GateClosed
-
-    @staticmethod
-    def _record_error(task: ScheduledTask, started: float, text: str) -> None:
-        task.error_count += 1
-        task.last_error = text[:ERROR_TEXT_LIMIT]
-        logger.exception("Task %r failed after %.3f s.", task.name, time.perf_counter() - started)
 
     def _get_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:

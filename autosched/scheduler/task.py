@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FunctionType, MethodType
 from typing import Any, Literal
 
-from autosched.scheduler.validation import check_func, check_interval, check_name
+from autosched.scheduler.validation import (
+    check_func,
+    check_interval,
+    check_name,
+    check_offset,
+    check_timeout,
+)
 
-Outcome = Literal["ok", "error", "cancelled"]
+Outcome = Literal["ok", "error", "cancelled", "timeout"]
 
 
 def utcnow() -> datetime:
@@ -57,8 +64,17 @@ class ScheduledTask:
     last_run: datetime | None = None
     next_run: datetime | None = None
     enabled: bool = True
+    #: None: slots one interval apart from when the task was added (monotonic clock); else
+    #: the UTC instants ``offset_seconds + k * interval_seconds`` since the epoch.
+    offset_seconds: int | float | None = None
+    #: Seconds after which an async run is cancelled and a sync run reported as overrunning.
+    timeout_seconds: int | float | None = None
     # Run state since the scheduler started; never persisted.
     running: bool = field(default=False, init=False)
+    #: The running run has outlived ``timeout_seconds`` (a sync function cannot be stopped).
+    overrun: bool = field(default=False, init=False)
+    #: ``time.monotonic()`` when the running run started, for ``running_for``.
+    run_started: float | None = field(default=None, init=False, repr=False)
     run_count: int = field(default=0, init=False)
     error_count: int = field(default=0, init=False)
     skip_count: int = field(default=0, init=False)
@@ -73,22 +89,43 @@ class ScheduledTask:
         check_func(self.name, self.func)
         self.is_async = returns_coroutine(self.func)
         self.interval_seconds = check_interval(self.name, self.interval_seconds)
+        self.offset_seconds = check_offset(self.name, self.offset_seconds, self.interval_seconds)
+        self.timeout_seconds = check_timeout(self.name, self.timeout_seconds)
         if self.next_run is None and self.enabled:
             self.next_run = utcnow() + interval_delta(self.interval_seconds)
 
-    def status(self, seconds_until_next: float | None, wall_now: datetime) -> dict[str, Any]:
-        """Return the status dict, given how far away the next run is (None: not scheduled)."""
-        next_run = None
-        if seconds_until_next is not None:
-            next_run = (wall_now + timedelta(seconds=seconds_until_next)).isoformat()
+    def status(
+        self,
+        seconds_until_next: float | None,
+        wall_now: datetime,
+        *,
+        now: float | None = None,
+        next_run: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Return the status dict, given how far away the next run is (None: not scheduled).
+
+        ``now`` is the monotonic time the status is taken at; ``next_run`` the exact slot,
+        when known, rather than ``wall_now + seconds_until_next``.
+        """
+        if seconds_until_next is None:
+            next_run = None
+        elif next_run is None:
+            next_run = wall_now + timedelta(seconds=seconds_until_next)
+        running_for = None
+        if self.running and self.run_started is not None:
+            running_for = round((time.monotonic() if now is None else now) - self.run_started, 3)
         return {
             "name": self.name,
             "enabled": self.enabled,
             "interval_seconds": self.interval_seconds,
             "last_run": self.last_run.isoformat() if self.last_run is not None else None,
-            "next_run": next_run,
+            "next_run": next_run.isoformat() if next_run is not None else None,
             "seconds_until_next": seconds_until_next,
+            "offset_seconds": self.offset_seconds,
+            "timeout_seconds": self.timeout_seconds,
             "running": self.running,
+            "running_for": max(running_for, 0.0) if running_for is not None else None,
+            "overrun": self.overrun,
             "last_outcome": self.last_outcome,
             "last_duration": self.last_duration,
             "last_error": self.last_error,

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 
-from autosched import Scheduler
+from autosched.scheduler import RunEvent, Scheduler
 
 
 def noop() -> None:
@@ -66,3 +66,10 @@ async def running(scheduler: Scheduler, stop_timeout: float = 5.0) -> AsyncItera
 
 def gaps(times: list[float]) -> list[float]:
     return [b - a for a, b in itertools.pairwise(times)]
+
+
+def events_of(scheduler: Scheduler) -> list[RunEvent]:
+    """Return the list that the scheduler's run events are appended to from now on."""
+    events: list[RunEvent] = []
+    scheduler.add_listener(events.append)
+    return events

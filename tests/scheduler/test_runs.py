@@ -11,8 +11,8 @@ import time
 import pytest
 
 from autosched import Scheduler
-from autosched.scheduler import RunEvent
-from tests.scheduler.helpers import Calls, gaps, running
+from autosched.scheduler import RunEvent, current_slot
+from tests.scheduler.helpers import Calls, events_of, gaps, running
 
 # -- isolation: threads, no head-of-line blocking ----------------------------------------
 
@@ -87,8 +87,10 @@ async def test_a_failing_task_is_logged_with_traceback_and_rescheduled(
         async with running(scheduler):
             await failures.wait_for(3)
             await healthy.wait_for(3)
-    record = next(r for r in caplog.records if "'fails' failed" in r.getMessage())
-    assert record.exc_info is not None
+    message = next(r.getMessage() for r in caplog.records if "'fails' failed" in r.getMessage())
+    # The traceback is in the message, written by autosched so that it can trim the error.
+    assert "Traceback (most recent call last)" in message
+    assert 'in fail\n    raise RuntimeError("disk full")' in message
     assert "disk full" in caplog.text
     status = scheduler.get_task_status("fails")
     assert status is not None
@@ -166,3 +168,125 @@ async def test_a_failing_listener_is_logged_and_runs_go_on(
     assert scheduler.tasks["t"].last_outcome == "ok"
     failures = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Run listener")]
     assert len(failures) == 2  # started and finished; nothing once removed
+
+
+async def test_an_async_run_past_its_timeout_is_cancelled_as_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler = Scheduler()
+    events = events_of(scheduler)
+
+    async def hang() -> None:
+        await asyncio.sleep(60)
+
+    scheduler.add_task("hang", hang, 60, timeout=0.1)
+    with caplog.at_level(logging.ERROR, logger="autosched"):
+        async with running(scheduler):
+            started = time.monotonic()
+            scheduler.run_now("hang")
+            async with asyncio.timeout(2):
+                while not any(e.kind == "finished" for e in events):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            took = time.monotonic() - started
+    task = scheduler.tasks["hang"]
+    assert 0.1 <= took < 0.5
+    assert (task.last_outcome, task.error_count, task.running) == ("timeout", 1, False)
+    assert task.last_error is not None
+    assert task.last_error.startswith("Timeout: ran 0.1")
+    assert [e.outcome for e in events if e.kind == "finished"] == ["timeout"]
+    assert "'hang' failed" in caplog.text
+
+
+async def test_an_async_run_that_swallows_its_timeout_still_counts_as_timeout() -> None:
+    scheduler = Scheduler()
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            return  # swallowed: the run ends, but late
+
+    scheduler.add_task("stubborn", stubborn, 60, timeout=0.05)
+    async with running(scheduler):
+        scheduler.run_now("stubborn")
+        async with asyncio.timeout(2):
+            while scheduler.tasks["stubborn"].running:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    assert scheduler.tasks["stubborn"].last_outcome == "timeout"
+
+
+async def test_the_tasks_own_timeout_error_is_an_error() -> None:
+    scheduler = Scheduler()
+
+    async def own() -> None:
+        raise TimeoutError("upstream timed out")
+
+    scheduler.add_task("own", own, 60, timeout=5)
+    async with running(scheduler):
+        scheduler.run_now("own")
+        async with asyncio.timeout(2):
+            while scheduler.tasks["own"].running:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    task = scheduler.tasks["own"]
+    assert (task.last_outcome, task.last_error) == ("error", "TimeoutError: upstream timed out")
+
+
+async def test_a_sync_run_past_its_timeout_is_reported_as_overrunning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    release = threading.Event()
+    calls = Calls(lambda: release.wait(10))
+    scheduler = Scheduler()
+    events = events_of(scheduler)
+    scheduler.add_task("slow", calls, 0.05, timeout=0.1)
+    with caplog.at_level(logging.DEBUG, logger="autosched"):
+        async with running(scheduler):
+            await calls.wait_for(1)
+            async with asyncio.timeout(2):
+                while not scheduler.tasks["slow"].overrun:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            status = scheduler.get_task_status("slow")
+            assert status is not None
+            assert status["running"] is True
+            assert status["overrun"] is True
+            assert status["running_for"] >= 0.1
+            await asyncio.sleep(0.3)  # several slots come and are skipped meanwhile
+            release.set()
+            async with asyncio.timeout(2):
+                while scheduler.tasks["slow"].running:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            scheduler.disable_task("slow")
+    task = scheduler.tasks["slow"]
+    assert task.last_outcome == "timeout"
+    assert task.skip_count >= 3
+    assert [e.kind for e in events].count("overrun") == 1
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    overran = [i for i, (_, text) in enumerate(messages) if "past its timeout;" in text]
+    assert len(overran) == 1
+    assert messages[overran[0]][0] == logging.ERROR
+    # After that one error, one warning for the skipped slots, not one per slot.
+    later = [text for level, text in messages[overran[0] :] if level == logging.WARNING]
+    assert len(later) == 1
+    assert "its slots are skipped until that run returns" in later[0]
+
+
+async def test_slot_is_seen_by_sync_and_async_runs() -> None:
+    seen: list[object] = []
+    scheduler = Scheduler()
+
+    def sync() -> None:
+        seen.append(current_slot())
+
+    async def coro() -> None:
+        seen.append(current_slot())
+
+    scheduler.add_task("sync", sync, 60)
+    scheduler.add_task("async", coro, 60)
+    async with running(scheduler):
+        scheduler.run_now("sync")
+        scheduler.run_now("async")
+        async with asyncio.timeout(2):
+            while len(seen) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    assert all(slot is not None for slot in seen)
+    assert current_slot() is None  # outside any run

@@ -7,6 +7,10 @@ from fractions import Fraction
 
 import pytest
 
+from autosched.scheduler import (
+    MIN_INTERVAL_SECONDS,
+    Scheduler,
+)
 from autosched.scheduler.validation import (
     MAX_INTERVAL_SECONDS,
     TaskNotFoundError,
@@ -48,3 +52,14 @@ def test_task_not_found_error_reads_as_a_sentence() -> None:
     assert str(error) == "No task named 'x'."
     assert isinstance(error, KeyError)
     assert isinstance(error, LookupError)
+
+
+@pytest.mark.parametrize("interval", [1e-300, 5e-324, 1e-20, MIN_INTERVAL_SECONDS / 2])
+def test_intervals_below_a_millisecond_are_refused(interval: float) -> None:
+    scheduler = Scheduler()
+    with pytest.raises(ValueError, match=r"from 0\.001"):
+        scheduler.add_task("tiny", lambda: None, interval)
+    scheduler.add_task("ok", lambda: None, 1)
+    with pytest.raises(ValueError, match=r"from 0\.001"):
+        scheduler.update_task_interval("ok", interval)
+    assert scheduler.tasks["ok"].interval_seconds == 1
