@@ -42,6 +42,12 @@ _SINGLE: tuple[tuple[str, str, Callable[[object], object], str], ...] = (
         settings_module.valid_status_ttl,
         "Set it to e.g. 5.0, or remove it to use the default (5.0).",
     ),
+    (
+        "autosched.E007",
+        "MISSED_SLOT_GRACE",
+        settings_module.valid_missed_slot_grace,
+        "Set it to e.g. 60 (runs may then repeat once), or remove it to use the default (0).",
+    ),
 )
 
 

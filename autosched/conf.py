@@ -53,6 +53,11 @@ class Settings:
         return cast(float, self._get("LEASE_RENEW", 2.0))
 
     @property
+    def MISSED_SLOT_GRACE(self) -> float:
+        """Seconds back a scheduler that becomes active runs a slot nobody ran (at least once)."""
+        return cast(float, self._get("MISSED_SLOT_GRACE", 0.0))
+
+    @property
     def STATUS_CACHE(self) -> str:
         """The cache alias the scheduler publishes its live status to, for the admin to read."""
         return cast(str, self._get("STATUS_CACHE", "default"))
@@ -85,13 +90,24 @@ def _number(value: object, label: str, rule: str, within: Callable[[float], bool
     return float(number)
 
 
+#: Bounds of the sync interval: below, the database is polled for nothing; above, a Run now
+#: request (which expires after 60 s) could expire before it is seen.
+MIN_SYNC_INTERVAL, MAX_SYNC_INTERVAL = 0.01, 30.0
+
+
 def valid_sync_interval(value: object, label: str = "AUTOSCHED_SYNC_INTERVAL") -> float:
     """Return the seconds between two syncs (``AUTOSCHED_SYNC_INTERVAL``)."""
-    return _number(value, label, "a positive number of seconds", lambda v: v > 0)
+    rule = f"a number of seconds from {MIN_SYNC_INTERVAL:g} to {MAX_SYNC_INTERVAL:g}"
+    return _number(value, label, rule, lambda v: MIN_SYNC_INTERVAL <= v <= MAX_SYNC_INTERVAL)
 
 
 def valid_grace_period(value: object, label: str = "AUTOSCHED_GRACE_PERIOD") -> float:
     """Return the seconds a stopping scheduler waits for runs (``AUTOSCHED_GRACE_PERIOD``)."""
+    return _number(value, label, "a number of seconds >= 0", lambda v: v >= 0)
+
+
+def valid_missed_slot_grace(value: object, label: str = "AUTOSCHED_MISSED_SLOT_GRACE") -> float:
+    """Return how far back a newly active scheduler runs a missed slot (seconds, >= 0)."""
     return _number(value, label, "a number of seconds >= 0", lambda v: v >= 0)
 
 

@@ -1,4 +1,4 @@
-"""The admin form: a periodic task may only name a registered function."""
+"""The admin form: a registered function, an interval and offset in words, checked kwargs."""
 
 from __future__ import annotations
 
@@ -7,8 +7,17 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from autosched.durations import (
+    INTERVAL_EXAMPLES,
+    OFFSET_EXAMPLES,
+    format_interval,
+    format_offset,
+    parse_interval,
+    parse_offset,
+)
 from autosched.models import PeriodicTask
 from autosched.registry import registry
+from autosched.scheduler import MAX_INTERVAL_SECONDS
 from autosched.worker import backend_aliases
 
 TARGET_FIELDS = ("run_on", "tasks_backend", "queue_name", "priority")
@@ -17,6 +26,73 @@ if TYPE_CHECKING:
     _ModelForm = forms.ModelForm[PeriodicTask]
 else:  # Django's classes are not subscriptable at run time without django-stubs-ext.
     _ModelForm = forms.ModelForm
+
+
+class IntervalField(forms.IntegerField):
+    """Seconds typed as "90", "90s", "15m", "1h 30m" or "2d", and shown back that way."""
+
+    widget = forms.TextInput
+    default_error_messages = {  # noqa: RUF012 - Django's own pattern for error messages
+        "invalid": _("Enter a span of time, e.g. %(examples)s.") % {"examples": INTERVAL_EXAMPLES},
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_INTERVAL_SECONDS)
+        kwargs.setdefault("help_text", _('For example "90", "90s", "15m", "1h 30m" or "2d".'))
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_interval(str(value))
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return format_interval(value)
+        return value
+
+
+class OffsetField(IntervalField):
+    """An offset typed as a time ("03:00", "0:15:00") or in seconds ("900"); empty: spread."""
+
+    default_error_messages = {  # noqa: RUF012 - Django's own pattern for error messages
+        "invalid": _("Enter a time or seconds, e.g. %(examples)s.") % {"examples": OFFSET_EXAMPLES},
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_INTERVAL_SECONDS - 1)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault(
+            "help_text",
+            _(
+                "Where in each interval the runs fall, on the UTC clock: with an interval of "
+                'one day, "03:00" runs at 03:00 UTC; with one hour, "0:15:00" (or "900") at '
+                ":15. Empty: spread, a fixed offset taken from the name."
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_offset(str(value))
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return format_offset(value)
+        return value
 
 
 class PeriodicTaskForm(_ModelForm):
@@ -30,13 +106,19 @@ class PeriodicTaskForm(_ModelForm):
         ),
     )
 
+    interval_seconds = IntervalField(label=_("interval"))
+    offset_seconds = OffsetField(label=_("offset"))
+
     class Meta:
         model = PeriodicTask
         fields = (
             "name",
             "function",
             "interval_seconds",
+            "offset_seconds",
             "enabled",
+            "kwargs",
+            "timeout_seconds",
             "run_on",
             "tasks_backend",
             "queue_name",

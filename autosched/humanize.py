@@ -55,3 +55,40 @@ def duration_words(seconds: float | None) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
     return short_span(seconds)
+
+
+def _clock(seconds: int) -> str:
+    """Say a time of day: 10800 -> "03:00", 10815 -> "03:00:15"."""
+    hours, rest = divmod(seconds % 86_400, 3_600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
+
+
+def _past_the_hour(seconds: int) -> str:
+    """Say a time past the hour: 900 -> ":15", 905 -> ":15:05"."""
+    minutes, secs = divmod(seconds % 3_600, 60)
+    return f":{minutes:02d}" + (f":{secs:02d}" if secs else "")
+
+
+def schedule_words(interval: int, offset: int, spread: bool = False) -> str:
+    """Say when a schedule on the UTC grid runs, e.g. "every day at 03:00 UTC".
+
+    ``offset`` is the one the scheduler uses (the row's, or its spread one); ``spread`` says
+    it was not chosen, which only shows for intervals without a clock-like rhythm.
+    """
+    every = humanize_interval(interval)
+    if interval % 86_400 == 0:
+        return f"{every} at {_clock(offset)} UTC"
+    if interval == 3_600:
+        return f"{every} at {_past_the_hour(offset)}"
+    if 86_400 % interval == 0 and interval % 3_600 == 0:
+        first, second = _clock(offset), _clock(offset + interval)
+        return f"{every} (at {first}, {second}, … UTC)"
+    if interval == 60:
+        return f"{every} (at second {offset})"
+    if 3_600 % interval == 0 and interval % 60 == 0:
+        first, second = _past_the_hour(offset), _past_the_hour(offset + interval)
+        return f"{every} (at {first}, {second}, …)"
+    if spread or 60 % interval == 0:
+        return every
+    return f"{every}, {short_span(offset)} into each"

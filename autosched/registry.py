@@ -9,15 +9,18 @@ turns registered defaults into rows.
 from __future__ import annotations
 
 import inspect
+import json
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
 from autosched.scheduler import MAX_INTERVAL_SECONDS, returns_coroutine
 
 __all__ = [
     "MAX_KEY_LENGTH",
+    "SLOT_PARAMETER",
+    "KwargsError",
     "RegisteredFunction",
     "RegistrationError",
     "Registry",
@@ -57,18 +60,25 @@ def _check_interval(key: str, interval_seconds: object) -> None:
         )
 
 
-def _check_callable_without_arguments(key: str, func: Callable[..., Any]) -> None:
+#: The keyword a registered function declares to receive its run's slot (aware UTC).
+SLOT_PARAMETER = "scheduled_at"
+_NO_KEYWORD = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL)
+
+
+class KwargsError(ValueError):
+    """Keyword arguments do not fit a registered function; the message names the argument."""
+
+    def __init__(self, message: str, argument: str | None = None) -> None:
+        super().__init__(message)
+        #: The argument at fault, if one is: an unknown or a missing one.
+        self.argument = argument
+
+
+def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
     try:
-        signature = inspect.signature(func)
+        return inspect.signature(func)
     except (TypeError, ValueError):  # Some builtins have no signature; let them through.
-        return
-    try:
-        signature.bind()
-    except TypeError:
-        raise RegistrationError(
-            f"{key}: a scheduled function is called with no arguments, "
-            f"but its signature is {signature}"
-        ) from None
+        return None
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class RegisteredFunction:
     func: Callable[..., Any]
     interval_seconds: int | None = None
     enabled: bool = True
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not callable(self.func):
@@ -92,12 +103,72 @@ class RegisteredFunction:
             raise RegistrationError(
                 f"{self.key}: enabled must be True or False, not {self.enabled!r}"
             )
-        _check_callable_without_arguments(self.key, self.func)
+        signature = _signature(self.func)
+        if signature is not None:
+            for parameter in signature.parameters.values():
+                required = parameter.default is parameter.empty
+                if parameter.kind is parameter.POSITIONAL_ONLY and required:
+                    raise RegistrationError(
+                        f"{self.key}: a scheduled function is called with keyword arguments "
+                        f"only, but its parameter {parameter.name!r} cannot be passed by "
+                        f"keyword (signature {signature})"
+                    )
+        try:
+            # A default row is created from these kwargs, so they must be complete; without
+            # one, rows bring their own and only the names given here are checked.
+            self.check_kwargs(self.kwargs, complete=self.interval_seconds is not None)
+            json.dumps(self.kwargs)
+        except (KwargsError, TypeError) as exc:
+            raise RegistrationError(f"{self.key}: kwargs: {exc}") from None
 
     @property
     def is_async(self) -> bool:
         """Return whether calling the function gives a coroutine to await."""
         return returns_coroutine(self.func)
+
+    @property
+    def takes_slot(self) -> bool:
+        """Return whether the function declares ``scheduled_at`` to receive its run's slot."""
+        signature = _signature(self.func)
+        if signature is None:
+            return False
+        parameter = signature.parameters.get(SLOT_PARAMETER)
+        return parameter is not None and parameter.kind not in _NO_KEYWORD
+
+    def check_kwargs(self, kwargs: object, *, complete: bool = True) -> dict[str, Any]:
+        """Return ``kwargs`` if the function can be called with them, else raise naming why.
+
+        ``complete=False`` checks only the names given, not that every required one is.
+        """
+        if not isinstance(kwargs, dict):
+            raise KwargsError(
+                f"keyword arguments must be a JSON object (names to values), "
+                f"not {type(kwargs).__name__} {kwargs!r}"
+            )
+        for name in kwargs:
+            if not isinstance(name, str) or not name.isidentifier():
+                raise KwargsError(f"{name!r} is not an argument name", str(name))
+        if SLOT_PARAMETER in kwargs:
+            raise KwargsError(
+                f"{SLOT_PARAMETER!r} is filled in with each run's slot; remove it from the "
+                "keyword arguments",
+                SLOT_PARAMETER,
+            )
+        signature = _signature(self.func)
+        if signature is None:
+            return kwargs
+        parameters = signature.parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+        named = [n for n, p in parameters.items() if p.kind not in (*_NO_KEYWORD, p.VAR_KEYWORD)]
+        for name in kwargs:
+            if name not in named and not takes_any:
+                known = ", ".join(n for n in named if n != SLOT_PARAMETER) or "no arguments"
+                raise KwargsError(f"unknown argument {name!r}; it takes: {known}", name)
+        required = [n for n in named if parameters[n].default is parameters[n].empty]
+        for name in required if complete else ():
+            if name not in kwargs and name != SLOT_PARAMETER:
+                raise KwargsError(f"missing required argument {name!r}", name)
+        return kwargs
 
 
 class Registry:
@@ -111,7 +182,11 @@ class Registry:
 
     @overload
     def register(
-        self, *, interval_seconds: int | None = None, enabled: bool = True
+        self,
+        *,
+        interval_seconds: int | None = None,
+        enabled: bool = True,
+        kwargs: Mapping[str, Any] | None = None,
     ) -> Callable[[F], F]: ...
 
     def register(
@@ -121,18 +196,25 @@ class Registry:
         *,
         interval_seconds: int | None = None,
         enabled: bool = True,
+        kwargs: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Register a function for scheduling; use bare or with default ``interval_seconds``."""
+        """Register a function for scheduling; use bare or with defaults for its row."""
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-            self._add(func, interval_seconds, enabled)
+            self._add(func, interval_seconds, enabled, dict(kwargs or {}))
             return func
 
         if func is None:
             return decorator
         return decorator(func)
 
-    def _add(self, func: Callable[..., Any], interval_seconds: int | None, enabled: bool) -> None:
+    def _add(
+        self,
+        func: Callable[..., Any],
+        interval_seconds: int | None,
+        enabled: bool,
+        kwargs: dict[str, Any],
+    ) -> None:
         if not callable(func):
             hint = f"; did you mean register(interval_seconds={func!r})?" if func else ""
             raise RegistrationError(f"register() needs a function, not {func!r}{hint}")
@@ -142,7 +224,7 @@ class Registry:
             raise RegistrationError(
                 f"register() needs a function with __module__ and __qualname__, not {func!r}"
             ) from None
-        entry = RegisteredFunction(key, func, interval_seconds, enabled)
+        entry = RegisteredFunction(key, func, interval_seconds, enabled, kwargs)
         existing = self._functions.get(key)
         # The same object again (an import run twice) is harmless; another object under the
         # same key would make the row ambiguous.

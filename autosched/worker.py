@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
@@ -16,7 +17,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import connections
 
-from autosched.registry import registry
+from autosched.registry import SLOT_PARAMETER, registry
 
 __all__ = [
     "DEFAULT_BACKEND",
@@ -77,11 +78,20 @@ def check_backend(backend: str) -> str | None:
     )
 
 
-def enqueue_run(key: str, name: str, *, backend: str, queue_name: str, priority: int) -> None:
+def enqueue_run(
+    key: str,
+    name: str,
+    *,
+    backend: str,
+    queue_name: str,
+    priority: int,
+    kwargs: dict[str, Any] | None = None,
+    scheduled_at: str | None = None,
+) -> None:
     """Enqueue one run of the function registered as ``key`` for periodic task ``name``."""
     try:
         task = _task().using(backend=backend, queue_name=queue_name, priority=priority)
-        result = task.enqueue(key, name)
+        result = task.enqueue(key, name, kwargs or {}, scheduled_at)
     except Exception as exc:
         # The calling thread keeps its connection between slots (a connection per enqueue
         # would cost more than the INSERT), but not a broken one: the next slot starts afresh.
@@ -93,7 +103,12 @@ def enqueue_run(key: str, name: str, *, backend: str, queue_name: str, priority:
     logger.debug("Enqueued periodic task %r as %s.", name, result.id)
 
 
-def _run_periodic_task(key: str, name: str = "") -> None:
+def _run_periodic_task(
+    key: str,
+    name: str = "",
+    kwargs: dict[str, Any] | None = None,
+    scheduled_at: str | None = None,
+) -> None:
     """Run the function registered under ``key`` (never an arbitrary dotted path)."""
     registered = registry.get(key)
     if registered is None:
@@ -101,11 +116,15 @@ def _run_periodic_task(key: str, name: str = "") -> None:
             f"Periodic task {name!r}: {key!r} is not a registered function in this worker; "
             "deploy the code that registers it."
         )
+    arguments = dict(registered.check_kwargs(kwargs or {}))
+    if registered.takes_slot:
+        slot = datetime.fromisoformat(scheduled_at) if scheduled_at else datetime.now(UTC)
+        arguments[SLOT_PARAMETER] = slot
     logger.info("Running periodic task %r (%s) on a worker.", name, key)
     if registered.is_async:
-        async_to_sync(registered.func)()
+        async_to_sync(registered.func)(**arguments)
     else:
-        registered.func()
+        registered.func(**arguments)
 
 
 # Workers find the task by its dotted path, autosched.worker.run_periodic_task.

@@ -20,6 +20,7 @@ def test_the_defaults_pass() -> None:
     assert check_settings() == []
 
 
+@pytest.mark.django_db  # run_checks() runs the model checks too: JSONField's asks SQLite
 def test_the_checks_are_registered() -> None:
     with override_settings(AUTOSCHED_SYNC_INTERVAL=0):
         assert "autosched.E001" in [message.id for message in run_checks()]

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from autosched.forms import PeriodicTaskForm
 from autosched.models import PeriodicTask
 from tests.tasks_backend import IMMEDIATE
 
@@ -55,8 +56,10 @@ def test_the_form_offers_only_registered_functions(admin_client: Client) -> None
         "tests.testapp.tasks.async_heartbeat",
         "tests.testapp.tasks.async_no_default",
         "tests.testapp.tasks.failing",
+        "tests.testapp.tasks.greet",
         HEARTBEAT,
         NO_DEFAULT,
+        "tests.testapp.tasks.on_the_slot",
     ]
 
 
@@ -75,8 +78,10 @@ def test_the_form_adds_a_task(admin_client: Client) -> None:
     ("bad", "message"),
     [
         ("0", "Ensure this value is greater than or equal to 1."),
-        ("-1", "Ensure this value is greater than or equal to 1."),
-        ("1.5", "Enter a whole number."),
+        ("-1", 'Enter a span of time, e.g. "90", "90s", "15m", "1h 30m" or "2d".'),
+        ("1.5", 'Enter a span of time, e.g. "90", "90s", "15m", "1h 30m" or "2d".'),
+        ("1 fortnight", 'Enter a span of time, e.g. "90", "90s", "15m", "1h 30m" or "2d".'),
+        ("366d", "Ensure this value is less than or equal to 31536000."),
         ("31536001", "Ensure this value is less than or equal to 31536000."),
         ("", "This field is required."),
     ],
@@ -161,3 +166,36 @@ def test_admin_form_without_target_fields_keeps_the_defaults(admin_client: Any) 
     assert admin_client.post(add, data).status_code == 302
     task = PeriodicTask.objects.get(name="p")
     assert (task.run_on, task.tasks_backend, task.priority) == ("process", "default", 0)
+
+
+@pytest.mark.django_db
+def test_the_form_takes_words_and_shows_them_back() -> None:
+    data = {
+        "name": "nightly",
+        "function": NO_DEFAULT,
+        "interval_seconds": "1d",
+        "offset_seconds": "03:00",
+        "enabled": "on",
+        "kwargs": "{}",
+        "run_on": "process",
+    }
+    form = PeriodicTaskForm(data)
+    assert form.is_valid(), form.errors
+    task = form.save()
+    assert (task.interval_seconds, task.offset_seconds) == (86400, 10800)
+    shown = PeriodicTaskForm(instance=task)
+    assert 'value="1d"' in str(shown["interval_seconds"])
+    assert 'value="03:00"' in str(shown["offset_seconds"])
+
+
+@pytest.mark.django_db
+def test_the_form_refuses_a_bad_offset_with_examples() -> None:
+    data = {"name": "t", "function": NO_DEFAULT, "interval_seconds": "1h", "offset_seconds": "soon"}
+    form = PeriodicTaskForm({**data, "kwargs": "{}", "run_on": "process"})
+    assert not form.is_valid()
+    assert "03:00" in str(form.errors["offset_seconds"])
+    form = PeriodicTaskForm(
+        {**data, "offset_seconds": "2:00:00", "kwargs": "{}", "run_on": "process"}
+    )
+    assert not form.is_valid()
+    assert "below the interval" in str(form.errors["offset_seconds"])

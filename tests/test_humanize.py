@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autosched.humanize import humanize_interval
+from autosched.humanize import humanize_interval, schedule_words
 from autosched.scheduler import MAX_INTERVAL_SECONDS
 
 
@@ -33,3 +33,18 @@ def test_humanize_interval_says_the_exact_interval(seconds: int, words: str) -> 
 def test_humanize_interval_rejects_what_is_not_an_interval(bad: object) -> None:
     with pytest.raises(ValueError, match=f"not {bad!r}"):
         humanize_interval(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("interval", "offset", "words"),
+    [
+        (86400, 10800, "every day at 03:00 UTC"),
+        (3600, 900, "every hour at :15"),
+        (600, 180, "every 10 minutes (at :03, :13, …)"),
+        (21600, 10800, "every 6 hours (at 03:00, 09:00, … UTC)"),
+        (60, 15, "every minute (at second 15)"),
+        (15, 3, "every 15 seconds"),
+    ],
+)
+def test_schedules_in_words(interval: int, offset: int, words: str) -> None:
+    assert schedule_words(interval, offset) == words

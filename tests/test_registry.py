@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 from autosched.registry import (
     MAX_KEY_LENGTH,
+    KwargsError,
     RegisteredFunction,
     RegistrationError,
     Registry,
@@ -127,14 +129,14 @@ def test_an_interval_given_positionally_gets_a_hint() -> None:
         Registry().register(300)  # type: ignore[call-overload]
 
 
-def test_a_function_that_needs_arguments_is_an_error() -> None:
+def test_a_function_that_needs_arguments_needs_them_for_a_default_row() -> None:
     def needs(x: int) -> None:
         pass
 
-    with pytest.raises(
-        RegistrationError, match=r"called with no arguments, but its signature is \(x"
-    ):
-        Registry().register(needs)
+    Registry().register(needs)  # rows bring the argument
+    with pytest.raises(RegistrationError, match="missing required argument 'x'"):
+        Registry().register(interval_seconds=60)(needs)
+    Registry().register(interval_seconds=60, kwargs={"x": 1})(needs)
 
 
 def test_optional_arguments_are_fine() -> None:
@@ -183,3 +185,41 @@ def test_register_is_importable_from_the_package() -> None:
     import autosched
 
     assert autosched.register == registry.register
+
+
+def greet(who: str, times: int = 1) -> None: ...
+
+
+def registered_greet() -> RegisteredFunction:
+    return RegisteredFunction("x.greet", greet)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ({"whom": "ann"}, "unknown argument 'whom'"),
+        ({}, "missing required argument 'who'"),
+        (["ann"], "must be a JSON object"),
+        ({"who": "ann", "scheduled_at": "now"}, "'scheduled_at' is filled in"),
+    ],
+)
+def test_kwargs_are_checked_against_the_signature(kwargs: Any, problem: str) -> None:
+    with pytest.raises(KwargsError, match=problem):
+        registered_greet().check_kwargs(kwargs)
+
+
+def test_register_checks_default_kwargs() -> None:
+    registry = Registry()
+    registry.register(interval_seconds=60, kwargs={"who": "ann"})(greet)
+    with pytest.raises(RegistrationError, match="missing required argument 'who'"):
+        Registry().register(interval_seconds=60)(greet)
+    with pytest.raises(RegistrationError, match="unknown argument 'whom'"):
+        Registry().register(kwargs={"whom": "x"})(greet)
+    Registry().register(greet)  # no default row: rows bring their kwargs
+
+
+def test_a_positional_only_parameter_cannot_be_registered() -> None:
+    def positional(who: str, /) -> None: ...
+
+    with pytest.raises(RegistrationError, match="cannot be passed by keyword"):
+        Registry().register(positional)

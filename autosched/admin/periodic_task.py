@@ -14,10 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from autosched.admin.live_status import LiveStatusAdmin
-from autosched.forms import PeriodicTaskForm
+from autosched.forms import IntervalField, PeriodicTaskForm
 from autosched.models import PeriodicTask, RunOn
 from autosched.registry import registry
-from autosched.scheduler import MAX_INTERVAL_SECONDS
 
 if TYPE_CHECKING:
     from django import forms
@@ -64,7 +63,8 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
     search_fields = ("name", "function", "description")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("name", "function", "interval_seconds", "enabled")}),
+        (None, {"fields": ("name", "function", "interval_seconds", "offset_seconds", "enabled")}),
+        (_("How it runs"), {"fields": ("kwargs", "timeout_seconds")}),
         (_("Where it runs"), {"fields": ("run_on", "tasks_backend", "queue_name", "priority")}),
         (_("Notes"), {"fields": ("description", "created_at", "updated_at")}),
     )
@@ -73,10 +73,9 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
     def formfield_for_dbfield(
         self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> forms.Field | None:
-        """Bound the interval in the form (list editing included), so the limits show."""
+        """Take the interval in words in the list too ("15m"), within its limits."""
         if db_field.name == "interval_seconds":
-            # Without this the form says ">= 0" (from PositiveIntegerField) for -1.
-            kwargs.update(min_value=1, max_value=MAX_INTERVAL_SECONDS)
+            return IntervalField(label=db_field.verbose_name)
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.display(description=_("runs on"), ordering="run_on")
@@ -99,8 +98,8 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
 
     @admin.display(description=_("schedule"), ordering="interval_seconds")
     def interval_words(self, task: PeriodicTask) -> str:
-        """Show the interval in words."""
-        return task.interval_display
+        """Show the schedule in words: "every day at 03:00 UTC"."""
+        return task.schedule_display
 
     @admin.action(description=_("Enable selected tasks"), permissions=["change"])
     def enable_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Collection
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from autosched.humanize import humanize_interval
-from autosched.registry import RegisteredFunction, registry
+from autosched.humanize import humanize_interval, schedule_words
+from autosched.registry import KwargsError, RegisteredFunction, registry
+from autosched.schedule import effective_offset, next_slot_time
 from autosched.scheduler import MAX_INTERVAL_SECONDS
 from autosched.worker import (
     DEFAULT_BACKEND,
@@ -92,6 +95,35 @@ class PeriodicTask(models.Model):
     queue_name = models.CharField(
         _("queue"), max_length=100, default=DEFAULT_QUEUE, help_text=_("For worker runs.")
     )
+    offset_seconds = models.PositiveIntegerField(
+        _("offset (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Where in each interval the runs fall, in seconds from the UTC epoch grid: with an "
+            "interval of one day, 10800 is 03:00 UTC. Empty: spread, a fixed offset taken from "
+            "the name, so that many tasks of one interval do not all run at once."
+        ),
+    )
+    kwargs = models.JSONField(
+        _("keyword arguments"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Passed to the function, as a JSON object: {"feed_id": 3}. A function that '
+            "declares scheduled_at receives the run's slot there instead."
+        ),
+    )
+    timeout_seconds = models.PositiveIntegerField(
+        _("timeout (seconds)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "An async run still going after this is cancelled; a sync one is reported as "
+            "overrunning. On a worker, the engine enforces time limits. Empty: no limit."
+        ),
+    )
     priority = models.SmallIntegerField(
         _("priority"),
         default=0,
@@ -113,6 +145,23 @@ class PeriodicTask(models.Model):
                 condition=models.Q(interval_seconds__gte=1),
                 name="autosched_periodictask_interval_seconds_gte_1",
             ),
+            models.CheckConstraint(
+                condition=models.Q(interval_seconds__lte=MAX_INTERVAL_SECONDS),
+                name="autosched_periodictask_interval_seconds_lte_max",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(offset_seconds__isnull=True)
+                | models.Q(offset_seconds__gte=0, offset_seconds__lt=models.F("interval_seconds")),
+                name="autosched_periodictask_offset_below_interval",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(timeout_seconds__isnull=True) | models.Q(timeout_seconds__gte=1),
+                name="autosched_periodictask_timeout_seconds_gte_1",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(run_on__in=RunOn.values),
+                name="autosched_periodictask_run_on_valid",
+            ),
         )
 
     def __str__(self) -> str:
@@ -127,6 +176,28 @@ class PeriodicTask(models.Model):
     def is_registered(self) -> bool:
         """Return whether ``function`` names a registered function."""
         return self.function in registry
+
+    @property
+    def effective_offset(self) -> int | None:
+        """Return the offset the scheduler uses: the row's own, or the spread one."""
+        if not isinstance(self.interval_seconds, int) or self.interval_seconds < 1:
+            return None
+        return effective_offset(self.name, self.interval_seconds, self.offset_seconds)
+
+    def expected_next_run(self, after: datetime | None = None) -> datetime | None:
+        """Return when the next run falls by the row alone (no scheduler asked), or None."""
+        offset = self.effective_offset
+        if not self.enabled or offset is None:
+            return None
+        return next_slot_time(self.interval_seconds, offset, after)
+
+    @property
+    def schedule_display(self) -> str:
+        """Return when the task runs, in words: "every hour at :15"."""
+        offset = self.effective_offset
+        if offset is None:
+            return ""
+        return schedule_words(self.interval_seconds, offset, self.offset_seconds is None)
 
     @property
     def interval_display(self) -> str:
@@ -161,5 +232,80 @@ class PeriodicTask(models.Model):
         problem = check_backend(self.tasks_backend) if self.run_on == RunOn.WORKER else None
         if problem and not errors.keys() & {"run_on", "tasks_backend"}:
             errors["tasks_backend"] = [ValidationError(problem, code="unknown_backend")]
+        self._check_offset(errors)
+        self._check_kwargs(errors, exclude)
+        self._check_name(errors)
+        if self.run_on == RunOn.WORKER and not (self.queue_name or "").strip():
+            errors.setdefault("queue_name", []).append(
+                ValidationError(_("A worker run needs a queue name."), code="no_queue")
+            )
         if errors:
             raise ValidationError(errors)
+
+    def _check_name(self, errors: dict[str, list[ValidationError]]) -> None:
+        name = self.name
+        if "name" in errors or not isinstance(name, str):
+            return
+        hidden = [c for c in name if unicodedata.category(c)[0] in "CZ" and c != " "]
+        if not name.strip() or hidden or name != name.strip():
+            errors["name"] = [
+                ValidationError(
+                    _(
+                        "The name must be visible text without leading or trailing spaces, "
+                        "control or invisible characters (found %(found)s)."
+                    ),
+                    code="invisible_name",
+                    params={"found": ", ".join(f"U+{ord(c):04X}" for c in hidden) or "spaces"},
+                )
+            ]
+
+    def validate_unique(self, exclude: Collection[str] | None = None) -> None:
+        """Refuse a name that differs from another task's only in case, like the admin's."""
+        super().validate_unique(exclude)
+        if (exclude and "name" in exclude) or not isinstance(self.name, str):
+            return
+        others = type(self)._default_manager.filter(name__iexact=self.name).exclude(pk=self.pk)
+        clash = others.values_list("name", flat=True).first()
+        if clash is not None:
+            raise ValidationError(
+                {
+                    "name": ValidationError(
+                        _("%(other)s already exists; names may not differ only in case."),
+                        code="unique_ignoring_case",
+                        params={"other": clash},
+                    )
+                }
+            )
+
+    def _check_offset(self, errors: dict[str, list[ValidationError]]) -> None:
+        offset, interval = self.offset_seconds, self.interval_seconds
+        if offset is None or errors.keys() & {"offset_seconds", "interval_seconds"}:
+            return
+        if not isinstance(offset, int) or not isinstance(interval, int) or offset >= interval:
+            errors["offset_seconds"] = [
+                ValidationError(
+                    _(
+                        "The offset must be below the interval (%(interval)s s): it says where "
+                        "in each interval the runs fall."
+                    ),
+                    code="offset_not_below_interval",
+                    params={"interval": interval},
+                )
+            ]
+
+    def _check_kwargs(
+        self, errors: dict[str, list[ValidationError]], exclude: Collection[str] | None
+    ) -> None:
+        registered = self.registered_function
+        if registered is None or "kwargs" in errors or (exclude and "kwargs" in exclude):
+            return
+        try:
+            registered.check_kwargs(self.kwargs)
+        except KwargsError as exc:
+            errors["kwargs"] = [
+                ValidationError(
+                    _("Keyword arguments for %(function)s: %(problem)s."),
+                    code="bad_kwargs",
+                    params={"function": self.function, "problem": exc},
+                )
+            ]

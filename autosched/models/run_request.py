@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from autosched.models.db_clock import db_now, db_now_plus
 
 __all__ = ["REQUEST_TTL", "Claim", "RunRequest", "claim_requests"]
 
@@ -36,10 +37,13 @@ class RunRequest(models.Model):
         verbose_name=_("task"),
     )
     requested_by = models.CharField(_("requested by"), max_length=150, blank=True)
-    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    requested_at = models.DateTimeField(_("requested at"), db_default=db_now())
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     claimed_by = models.CharField(
-        _("claimed by"), max_length=255, blank=True, help_text=_("host:pid of the scheduler.")
+        _("claimed by"),
+        max_length=255,
+        blank=True,
+        help_text=_("The scheduler that claimed it: host:pid:token."),
     )
 
     class Meta:
@@ -64,12 +68,11 @@ class Claim(NamedTuple):
 
 def claim_requests(using: str = "default", *, claimer: str) -> list[Claim]:
     """Claim the pending, unexpired requests for this scheduler; expire the stale ones."""
-    now = timezone.now()
     candidates = pending_ids(using)
     if not candidates:  # the usual case: one indexed query that finds nothing
         return []
-    expire_requests(using, now)
-    return claim(candidates, using, now=now, claimer=claimer)
+    expire_requests(using)
+    return claim(candidates, using, claimer=claimer)
 
 
 def pending_ids(using: str = "default") -> list[int]:
@@ -78,10 +81,12 @@ def pending_ids(using: str = "default") -> list[int]:
     return list(pending.values_list("id", flat=True)[:100])
 
 
-def expire_requests(using: str, now: datetime) -> None:
+def expire_requests(using: str) -> None:
     """Delete the requests no scheduler claimed within ``REQUEST_TTL``, with a warning each."""
+    # By the database's clock, which also stamped requested_at: the web host's clock and the
+    # scheduler's may disagree by minutes.
     expired = RunRequest.objects.using(using).filter(
-        claimed_at__isnull=True, requested_at__lt=now - REQUEST_TTL
+        claimed_at__isnull=True, requested_at__lt=db_now_plus(-REQUEST_TTL.total_seconds())
     )
     for name, by in expired.values_list("task__name", "requested_by"):
         logger.warning(
@@ -93,17 +98,18 @@ def expire_requests(using: str, now: datetime) -> None:
     expired.delete()
 
 
-def claim(ids: list[int], using: str, *, now: datetime, claimer: str) -> list[Claim]:
+def claim(ids: list[int], using: str, *, claimer: str) -> list[Claim]:
     """Claim the requests ``ids`` that nobody claimed yet; return those this call won."""
     requests = RunRequest.objects.using(using)
     # Whoever updates a row first owns it: another scheduler's UPDATE then matches nothing.
     won = requests.filter(id__in=ids, claimed_at__isnull=True).update(
-        claimed_at=now, claimed_by=claimer
+        claimed_at=db_now(), claimed_by=claimer
     )
     if not won:
         return []
-    requests.filter(claimed_at__lt=now - KEEP_CLAIMED).delete()
-    claimed = requests.filter(claimed_at=now, claimed_by=claimer).order_by("requested_at")
+    requests.filter(claimed_at__lt=db_now_plus(-KEEP_CLAIMED.total_seconds())).delete()
+    # The claimer is this process alone (host, pid, token), and these ids were unclaimed.
+    claimed = requests.filter(id__in=ids, claimed_by=claimer).order_by("requested_at")
     return [
         Claim(*row)
         for row in claimed.values_list("id", "task__name", "requested_by", "requested_at")

@@ -15,12 +15,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Literal
 
 from django.db import DEFAULT_DB_ALIAS, Error, connections
 
 from autosched.conf import MARGIN_SHARE, conf, valid_lease
 from autosched.models import SchedulerLease
+from autosched.models.lease import LeaseClaim
 from autosched.runner.identity import Identity
 
 __all__ = ["Leadership", "Role"]
@@ -28,6 +30,18 @@ __all__ = ["Leadership", "Role"]
 logger = logging.getLogger("autosched")
 
 Role = Literal["active", "standby"]
+#: A standby taking over from a graceful stop runs the latest slot that nobody ran since, if
+#: the old scheduler stopped launching at most this many seconds before.
+HANDOVER_WINDOW = 5.0
+
+
+def _say_time(moment: datetime) -> str:
+    # The database's clock: aware UTC with USE_TZ, else naive in the database's own zone.
+    if moment.tzinfo is None:
+        return f"{moment:%Y-%m-%d %H:%M:%S} by the database's clock"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
 #: Seconds between a standby's claims (at most; never more often than the renew interval).
 STANDBY_POLL = 0.5
 #: Seconds before the first retry after a database error (doubling up to the renew interval).
@@ -60,6 +74,12 @@ class Leadership:
         self._clock = clock
         self._valid_until: float | None = None  # local monotonic deadline while active
         self._last_holder: str | None = None
+        #: The database's time at this process's first claim: since when it has watched.
+        self.watching_since: datetime | None = None
+        #: Seconds of missed slots to run on this takeover (see _handover_catch_up).
+        self.catch_up = 0.0
+        #: ``time.monotonic()`` when this process stopped launching runs, once it has.
+        self.stopped_launching: float | None = None
         self._cond = threading.Condition()  # guards the deadline; wakes the threads
         self._transition = threading.Lock()
         self._closing = False
@@ -100,7 +120,7 @@ class Leadership:
             if was == (deadline is not None):
                 return
             if deadline is not None:
-                logger.warning(
+                logger.info(
                     "Acquired the scheduler lease %r as %s: this process is the active scheduler.",
                     self.name,
                     self.holder,
@@ -116,39 +136,66 @@ class Leadership:
         """Claim or renew the lease once; return whether this process holds it now."""
         started = self._clock()
         try:
-            won = SchedulerLease.claim(self.name, self.holder, self.ttl, using=self.using)
-            if not won:
+            claim = SchedulerLease.claim(self.name, self.holder, self.ttl, using=self.using)
+            if not claim.won:
                 self._report_holder()
         except Error as exc:
             self._report_failure(exc)
             return self.holds()
         if self.failures:
-            logger.warning("Database %r answers the lease thread again.", self.using)
+            logger.info("Database %r answers the lease thread again.", self.using)
             self.failures = 0
-        if won:
+        if self.watching_since is None and claim.db_time is not None:
+            self.watching_since = claim.db_time
+        if claim.won:
+            if not self.holds():
+                self.catch_up = self._handover_catch_up(claim)
             self._set_valid_until(started + self.ttl * (1 - MARGIN_SHARE))
         else:
             self._set_valid_until(None, "another process holds it")
-        return won
+        return claim.won
 
-    def release(self) -> None:
-        """Give the lease up at once, so that a standby takes over without waiting."""
+    def _handover_catch_up(self, claim: LeaseClaim) -> float:
+        """Return the seconds of slots to run late on taking over (0: none)."""
+        # Only a standby that watched the lease before the previous holder stopped may run the
+        # slots nobody ran since: it knows nobody did. A process that arrived later (a
+        # restart) did not watch; nor does anyone after a crash. Those slots are skipped.
+        handed_over_at, db_time = claim.handed_over_at, claim.db_time
+        if handed_over_at is None or db_time is None or self.watching_since is None:
+            return 0.0
+        if self.watching_since > handed_over_at:
+            return 0.0
+        gap = (db_time - handed_over_at).total_seconds()
+        return gap if 0 <= gap <= HANDOVER_WINDOW else 0.0
+
+    def mark_stopped_launching(self) -> None:
+        """Note that this process stopped launching runs now (said in the lease at release)."""
+        if self.stopped_launching is None:
+            self.stopped_launching = self._clock()
+
+    def release(self, stopped_ago: float = 0.0) -> None:
+        """Give the lease up at once, so that a standby takes over without waiting.
+
+        ``stopped_ago``: how many seconds ago this process stopped launching runs.
+        """
         self._set_valid_until(None, quiet=True)
         try:
-            if SchedulerLease.release(self.name, self.holder, using=self.using):
+            if SchedulerLease.release(
+                self.name, self.holder, using=self.using, stopped_ago=stopped_ago
+            ):
                 logger.info("Released the scheduler lease %r.", self.name)
         except Error as exc:
             logger.warning("Cannot release the scheduler lease %r: %s", self.name, exc)
 
     def _report_holder(self) -> None:
         lease = SchedulerLease.current(self.name, using=self.using)
-        holder = lease.holder if lease is not None else None
-        if holder != self._last_holder and lease is not None:
+        holder = lease.holder if lease is not None and not lease.released else None
+        if holder != self._last_holder and lease is not None and holder is not None:
             logger.info(
                 "Standing by: the scheduler lease %r is held by %s (until %s).",
                 self.name,
                 lease.holder,
-                lease.expires_at.isoformat(),
+                _say_time(lease.expires_at),
             )
         self._last_holder = holder
 
@@ -203,7 +250,8 @@ class Leadership:
                 with self._cond:
                     if self._cond.wait_for(lambda: self._closing, delay):
                         break
-            self.release()
+            stopped = self.stopped_launching
+            self.release(0.0 if stopped is None else max(self._clock() - stopped, 0.0))
         finally:
             with contextlib.suppress(Error):
                 connections[self.using].close()

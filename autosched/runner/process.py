@@ -24,8 +24,9 @@ __all__ = ["FORCED_EXIT_STATUS", "stop_on_signals", "threads_blocking_exit"]
 
 logger = logging.getLogger("autosched")
 
-#: Exit status of a forced stop (a second Ctrl-C), as a shell reports death by SIGINT.
-FORCED_EXIT_STATUS = 130
+#: Exit status of a forced stop by a second Ctrl-C, as a shell reports death by SIGINT (a
+#: second SIGTERM gives 143).
+FORCED_EXIT_STATUS = 128 + signal.SIGINT
 
 
 class Stoppable(Protocol):
@@ -51,7 +52,11 @@ def threads_blocking_exit(timeout: float = 1.0) -> list[threading.Thread]:
 def stop_on_signals(
     runner: Stoppable, *, force_exit: Callable[[int], NoReturn] = os._exit
 ) -> Iterator[None]:
-    """Stop ``runner`` on SIGINT/SIGTERM, force an exit on a second SIGINT; restore handlers."""
+    """Stop ``runner`` on SIGINT/SIGTERM, force an exit on a second one; restore handlers.
+
+    A forced exit skips the drain and the release of the lease: a standby takes over once
+    the lease expires (``AUTOSCHED_LEASE_TTL``).
+    """
     if threading.current_thread() is not threading.main_thread():
         # Only the main thread may set handlers (call_command from a thread, say).
         yield
@@ -59,12 +64,12 @@ def stop_on_signals(
     received: list[int] = []
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        if received and signum == signal.SIGINT:
+        if received:
             with contextlib.suppress(Exception):  # flushing from a handler may re-enter
                 sys.stdout.flush()
                 sys.stderr.flush()
             os.write(2, b"Forced exit: running tasks were not waited for.\n")
-            force_exit(FORCED_EXIT_STATUS)
+            force_exit(128 + signum)  # 130 for SIGINT, 143 for SIGTERM, as a shell reports
         received.append(signum)
         runner.request_stop()
 

@@ -14,7 +14,13 @@ from typing import TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, Error, connections
 
-from autosched.conf import conf, valid_grace_period, valid_max_workers, valid_sync_interval
+from autosched.conf import (
+    conf,
+    valid_grace_period,
+    valid_max_workers,
+    valid_missed_slot_grace,
+    valid_sync_interval,
+)
 from autosched.defaults import sync_defaults
 from autosched.models.run_request import claim_requests
 from autosched.runner.identity import Identity
@@ -32,6 +38,8 @@ logger = logging.getLogger("autosched")
 
 #: Longest wait between two sync attempts while the database is failing.
 MAX_BACKOFF = 30.0
+#: Longest wait for the sync thread to close its connection on the way out.
+CLOSE_TIMEOUT = 5.0
 
 
 class SchedulerRunner:
@@ -53,6 +61,8 @@ class SchedulerRunner:
             conf.SYNC_INTERVAL if sync_interval is None else sync_interval, "sync_interval"
         )
         self.using = using
+        #: Seconds back a process that becomes active looks for a slot nobody ran.
+        self.missed_slot_grace = valid_missed_slot_grace(conf.MISSED_SLOT_GRACE)
         #: Who this process is, to the lease, to Run now claims and in the heartbeat.
         self.identity = identity or Identity()
         #: The lease that makes this process the one active scheduler among many.
@@ -133,8 +143,9 @@ class SchedulerRunner:
 
     async def aclose(self) -> None:
         """Close the sync thread's database connection and end the thread (``run()`` does)."""
-        with contextlib.suppress(RuntimeError, Error):  # a closed executor or a dead database
-            await self._in_db_thread(self._close_connection)
+        # Bounded: a database that hangs (no answer, no error) must not hold up the exit.
+        with contextlib.suppress(RuntimeError, Error, TimeoutError):
+            await asyncio.wait_for(self._in_db_thread(self._close_connection), CLOSE_TIMEOUT)
         self._db.shutdown(wait=False)
 
     @property
@@ -146,6 +157,7 @@ class SchedulerRunner:
         """Ask ``run()`` to stop; safe from any thread or a signal handler."""
         self._stop_requested = True
         self.scheduler.stop()  # stop launching at once; the drain comes on the way out
+        self.leadership.mark_stopped_launching()
         self._wake()
 
     def _wake(self) -> None:
@@ -172,7 +184,12 @@ class SchedulerRunner:
             if run is None or run.done():
                 if run is not None:
                     run.result()  # a scheduler that died must not be restarted in silence
-                self._scheduler_run = run = asyncio.create_task(self.scheduler.start())
+                # Missed slots: AUTOSCHED_MISSED_SLOT_GRACE, or those of a graceful handover.
+                catch_up = max(self.missed_slot_grace, self.leadership.catch_up)
+                self.leadership.catch_up = 0.0
+                self._scheduler_run = run = asyncio.create_task(
+                    self.scheduler.start(catch_up=catch_up)
+                )
                 run.add_done_callback(lambda _: self._wake())
                 await asyncio.sleep(0)  # let it start: Run now needs it running
         elif run is not None and not run.done():

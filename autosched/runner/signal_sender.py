@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from typing import Any
 
 from django.db import close_old_connections, connections
@@ -40,6 +41,7 @@ class SignalSender:
         self.dropped = 0  # events lost because the queue was full
         self._queue: queue.Queue[_Item] = queue.Queue(max_pending)
         self._thread: threading.Thread | None = None
+        self._stopping = False
 
     def start(self) -> None:
         """Listen to the scheduler and start the sending thread."""
@@ -50,13 +52,31 @@ class SignalSender:
         self.scheduler.add_listener(self._on_run)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop listening, send what is queued (waiting up to ``timeout``), end the thread."""
+        """Stop listening, send what is queued within ``timeout`` seconds, end the thread.
+
+        Bounded whatever the receivers do: events still queued after ``timeout`` (a receiver
+        hangs, or thousands wait) are dropped with a warning, and a hung thread is left to
+        die with the process (it is a daemon).
+        """
         thread, self._thread = self._thread, None
         if thread is None:
             return
         self.scheduler.remove_listener(self._on_run)
-        self._queue.put(None)  # blocks only while full: the thread is draining it
-        thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        try:
+            # Waits only while the queue is full, as long as the thread drains it.
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            self._stopping = True  # the thread ends after its current send
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            self._stopping = True
+            left = self._queue.qsize()
+            logger.warning(
+                "Signal receivers did not finish within %.1f s; %d event(s) not sent.",
+                timeout,
+                left,
+            )
 
     def _on_run(self, event: RunEvent) -> None:
         # The loop thread: copy what the receivers get now, as the task keeps changing.
@@ -83,7 +103,7 @@ class SignalSender:
                 )
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
+        while not self._stopping and (item := self._queue.get()) is not None:
             signal, kwargs = item
             # Receivers may use the ORM: treat each send like a request for connections.
             close_old_connections()

@@ -10,11 +10,12 @@ from datetime import timedelta
 from typing import Any, NamedTuple
 
 from django.db import connections
-from django.utils import timezone
 
 from autosched.models import PeriodicTask, RunOn, ScheduleRevision, TaskChange
-from autosched.registry import registry
-from autosched.runner.calls import enqueuer, with_fresh_connections
+from autosched.models.db_clock import db_now_plus
+from autosched.registry import KwargsError, RegisteredFunction, registry
+from autosched.runner.calls import enqueuer, in_process
+from autosched.schedule import effective_offset
 from autosched.scheduler import Scheduler
 from autosched.worker import DEFAULT_BACKEND, DEFAULT_QUEUE
 
@@ -39,6 +40,9 @@ ROW_FIELDS = (
     "tasks_backend",
     "queue_name",
     "priority",
+    "offset_seconds",
+    "timeout_seconds",
+    "kwargs",
 )
 
 
@@ -54,10 +58,26 @@ class Row(NamedTuple):
     tasks_backend: str = DEFAULT_BACKEND
     queue_name: str = DEFAULT_QUEUE
     priority: int = 0
+    offset_seconds: int | None = None
+    timeout_seconds: int | None = None
+    kwargs: Any = None  # a JSON value: a dict when the row is sound
 
     def callable_key(self) -> tuple[object, ...]:
-        """Return what the task's callable is built from: a change means a new task."""
-        return (self.name, self.function, *self[5:])
+        """Return what the task's callable is built from: a change means a new callable."""
+        return (
+            self.function,
+            self.run_on,
+            self.tasks_backend,
+            self.queue_name,
+            self.priority,
+            self.kwargs,
+        )
+
+    def offset(self) -> int | None:
+        """Return the offset the scheduler uses: the row's own, or the spread one."""
+        if isinstance(self.interval_seconds, int) and self.interval_seconds >= 1:
+            return effective_offset(self.name, self.interval_seconds, self.offset_seconds)
+        return self.offset_seconds  # the scheduler refuses the interval and names it
 
 
 @dataclass(frozen=True)
@@ -157,7 +177,9 @@ class TaskSync:
         if now < self._next_prune:
             return
         self._next_prune = now + PRUNE_EVERY
-        cutoff = timezone.now() - CHANGE_RETENTION
+        # By the database's clock, which stamped changed_at: with USE_TZ = False this host's
+        # local time would be compared with the database's UTC.
+        cutoff = db_now_plus(-CHANGE_RETENTION.total_seconds())
         TaskChange.objects.using(self.using).filter(changed_at__lt=cutoff).delete()
 
     # Applying (non-blocking: safe on the event loop) ---------------------------------------
@@ -182,8 +204,8 @@ class TaskSync:
         if new is None:
             self._skipped.pop(task_id, None)
         old = self._applied.get(task_id)
-        if old is None or (new and new.callable_key() == old.callable_key()):
-            return
+        if old is None or (new is not None and new.name == old.name):
+            return  # changed in place by _put_in, keeping its run state
         del self._applied[task_id]
         if old.name in scheduler.tasks:
             scheduler.remove_task(old.name)
@@ -192,32 +214,45 @@ class TaskSync:
     def _put_in(self, scheduler: Scheduler, row: Row, level: int) -> None:
         registered = registry.get(row.function)
         if registered is None:
-            self._skip(row, "its function %r is not registered", row.function)
+            self._skip(scheduler, row, "its function %r is not registered", row.function)
+            return
+        if row.run_on not in RunOn.values:
+            self._skip(scheduler, row, "run_on is %r, neither 'process' nor 'worker'", row.run_on)
             return
         try:
-            if row.id in self._applied and row.name in scheduler.tasks:
-                self._update(scheduler, row, level)
+            registered.check_kwargs(row.kwargs)
+        except KwargsError as exc:
+            self._skip(scheduler, row, "its keyword arguments do not fit %s: %s", row.function, exc)
+            return
+        old = self._applied.get(row.id)
+        try:
+            if old is not None and row.name in scheduler.tasks:
+                self._update(scheduler, old, row, registered, level)
             else:
-                func = self._callable(row, registered.func)
                 scheduler.add_task(
                     row.name,
-                    func,
+                    self._callable(row, registered),
                     row.interval_seconds,
                     enabled=row.enabled,
+                    offset=row.offset(),
+                    timeout=self._timeout(row),
                 )
                 if logger.isEnabledFor(level):
                     logger.log(level, "Added task %r (%s)", row.name, _describe(row))
         except (ValueError, LookupError) as exc:
             # A value the model allows but the scheduler rejects (say an interval of 0 set by
-            # raw SQL): stop running the row's old version rather than keep it silently.
-            if self._applied.pop(row.id, None) and row.name in scheduler.tasks:
-                scheduler.remove_task(row.name)
-            self._skip(row, "%s", exc)
+            # raw SQL).
+            self._skip(scheduler, row, "%s", exc)
             return
         self._applied[row.id] = row
         self._skipped.pop(row.id, None)
 
-    def _callable(self, row: Row, func: Callable[[], Any]) -> Callable[[], Any]:
+    @staticmethod
+    def _timeout(row: Row) -> int | None:
+        # A worker row's timeout is the engine's to enforce; the scheduler only enqueues.
+        return row.timeout_seconds if row.run_on == RunOn.PROCESS else None
+
+    def _callable(self, row: Row, registered: RegisteredFunction) -> Callable[[], Any]:
         if row.run_on == RunOn.WORKER:
             return enqueuer(
                 row.function,
@@ -225,17 +260,28 @@ class TaskSync:
                 backend=row.tasks_backend,
                 queue_name=row.queue_name,
                 priority=row.priority,
+                kwargs=row.kwargs,
             )
+        if row.kwargs or registered.takes_slot:
+            return in_process(registered, row.kwargs)
         wrapped = self._wrapped.get(row.function)
         if wrapped is None:
-            wrapped = self._wrapped[row.function] = with_fresh_connections(func)
+            wrapped = self._wrapped[row.function] = in_process(registered, {})
         return wrapped
 
-    def _update(self, scheduler: Scheduler, row: Row, level: int) -> None:
+    def _update(
+        self, scheduler: Scheduler, old: Row, row: Row, registered: RegisteredFunction, level: int
+    ) -> None:
         task = scheduler.tasks[row.name]
-        if task.interval_seconds != row.interval_seconds:
-            scheduler.update_task_interval(row.name, row.interval_seconds)
-            logger.log(level, "Retimed task %r to every %d s", row.name, row.interval_seconds)
+        offset = row.offset()
+        if (task.interval_seconds, task.offset_seconds) != (row.interval_seconds, offset):
+            scheduler.update_task_interval(row.name, row.interval_seconds, offset=offset)
+            logger.log(level, "Retimed task %r to %s", row.name, _schedule(row))
+        if task.timeout_seconds != self._timeout(row):
+            scheduler.update_task_timeout(row.name, self._timeout(row))
+        if old.callable_key() != row.callable_key():
+            scheduler.update_task_func(row.name, self._callable(row, registered))
+            logger.log(level, "Changed what task %r runs (%s)", row.name, _describe(row))
         if task.enabled != row.enabled:
             if row.enabled:
                 scheduler.enable_task(row.name)
@@ -243,11 +289,19 @@ class TaskSync:
                 scheduler.disable_task(row.name)
             logger.log(level, "%s task %r", "Enabled" if row.enabled else "Disabled", row.name)
 
-    def _skip(self, row: Row, reason: str, *args: object) -> None:
+    def _skip(self, scheduler: Scheduler, row: Row, reason: str, *args: object) -> None:
+        # Stop running the row's old version rather than keep it silently.
+        if self._applied.pop(row.id, None) and row.name in scheduler.tasks:
+            scheduler.remove_task(row.name)
         # Warn once per row version: again only after the row itself changes.
         if self._skipped.get(row.id) != row:
             logger.warning("Skipping periodic task %r: " + reason, row.name, *args)
         self._skipped[row.id] = row
+
+
+def _schedule(row: Row) -> str:
+    offset = "spread" if row.offset_seconds is None else str(row.offset_seconds)
+    return f"every {row.interval_seconds} s, offset {row.offset()} s ({offset})"
 
 
 def _describe(row: Row) -> str:
@@ -255,4 +309,5 @@ def _describe(row: Row) -> str:
     where = ""
     if row.run_on == RunOn.WORKER:
         where = f", enqueued to {row.tasks_backend}/{row.queue_name}"
-    return f"{row.function}, every {row.interval_seconds} s, {state}{where}"
+    arguments = f", kwargs {row.kwargs}" if row.kwargs else ""
+    return f"{row.function}, {_schedule(row)}, {state}{where}{arguments}"

@@ -90,8 +90,8 @@ def test_the_list_can_disable_a_row_whose_function_is_gone(
     ("bad", "message"),
     [
         ("0", "Ensure this value is greater than or equal to 1."),
-        ("-1", "Ensure this value is greater than or equal to 1."),
-        ("1.5", "Enter a whole number."),
+        ("-1", "Enter a span of time, e.g. &quot;90&quot;, &quot;90s&quot;, &quot;15m&quot;"),
+        ("1.5", "Enter a span of time, e.g."),
         ("31536001", "Ensure this value is less than or equal to 31536000."),
     ],
 )

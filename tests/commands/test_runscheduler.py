@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 from io import StringIO
 from typing import Any
@@ -13,8 +14,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import OperationalError
 
+from autosched.humanize import schedule_words
 from autosched.models import PeriodicTask
 from autosched.runner import SchedulerRunner
+from autosched.schedule import spread_offset
 from tests.testapp import tasks
 
 SYNC = "tests.testapp.tasks.no_default"
@@ -39,18 +42,22 @@ def rows(db: None) -> None:
 
 
 def test_list_prints_a_table(rows: None) -> None:
+    def words(name: str, interval: int) -> list[str]:
+        return schedule_words(interval, spread_offset(name, interval)).split()
+
     lines = [line.split() for line in run_command("--list").splitlines()]
     assert lines == [
-        ["NAME", "FUNCTION", "INTERVAL", "ENABLED", "REGISTERED"],
-        ["broken", "tests.testapp.tasks.failing", "every", "5", "seconds", "no", "yes"],
-        ["every-minute", SYNC, "every", "minute", "yes", "yes"],
-        ["ghost", "tests.testapp.tasks.gone", "every", "2", "hours", "yes", "NO"],
+        ["NAME", "FUNCTION", "SCHEDULE", "ENABLED", "REGISTERED"],
+        ["broken", "tests.testapp.tasks.failing", *words("broken", 5), "no", "yes"],
+        ["every-minute", SYNC, *words("every-minute", 60), "yes", "yes"],
+        ["ghost", "tests.testapp.tasks.gone", *words("ghost", 7200), "yes", "NO"],
     ]
+    assert words("every-minute", 60)[:2] == ["every", "minute"]
 
 
 def test_list_aligns_columns(rows: None) -> None:
     header, *lines = run_command("--list").splitlines()
-    column = header.index("INTERVAL")
+    column = header.index("SCHEDULE")
     assert [line[column : column + 5] for line in lines] == ["every"] * 3
 
 
@@ -85,10 +92,11 @@ def test_run_unregistered_function(rows: None) -> None:
         run_command("--run", "ghost")
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "5e-324", "0.001", "31", "1e308"])
 def test_bad_sync_interval(db: None, value: str) -> None:
+    rule = "a number of seconds from 0.01 to 30"
     with pytest.raises(
-        CommandError, match=f"--sync-interval must be a positive number of seconds, not {value}"
+        CommandError, match=re.escape(f"--sync-interval must be {rule}, not {float(value)}.")
     ):
         run_command("--sync-interval", value)
 
@@ -101,7 +109,7 @@ def test_sync_interval_that_is_not_a_number(db: None) -> None:
 def test_bad_sync_interval_setting(db: None, settings: Any) -> None:
     settings.AUTOSCHED_SYNC_INTERVAL = "1"
     with pytest.raises(
-        CommandError, match="AUTOSCHED_SYNC_INTERVAL must be a positive number of seconds, not '1'"
+        CommandError, match=r"AUTOSCHED_SYNC_INTERVAL must be a number of seconds from 0\.01 to 30"
     ):
         run_command()
 

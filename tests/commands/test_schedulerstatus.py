@@ -15,6 +15,9 @@ from autosched import status as status_module
 from autosched.runner.publisher import StatusPublisher
 from autosched.scheduler import Scheduler
 
+# The command reads the rows too, for the next runs they give when no scheduler reports.
+pytestmark = pytest.mark.django_db
+
 
 def job() -> None:
     """Do nothing."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError, transaction
 
 from autosched.models import PeriodicTask
 
 HEARTBEAT = "tests.testapp.tasks.heartbeat"
 NO_DEFAULT = "tests.testapp.tasks.no_default"
+GREET = "tests.testapp.tasks.greet"
 
 pytestmark = pytest.mark.django_db
 
@@ -106,3 +109,43 @@ def test_model_rejects_a_priority_out_of_range(priority: int) -> None:
     with pytest.raises(ValidationError) as raised:
         task.full_clean()
     assert "priority" in raised.value.message_dict
+
+
+@pytest.mark.django_db
+def test_the_model_knows_the_expected_next_run() -> None:
+    task = PeriodicTask(
+        name="nightly", function=NO_DEFAULT, interval_seconds=86400, offset_seconds=10800
+    )
+    after = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert task.expected_next_run(after) == datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+    assert task.schedule_display == "every day at 03:00 UTC"
+    task.enabled = False
+    assert task.expected_next_run(after) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("offset", [60, 61, -1])
+def test_an_offset_not_below_the_interval_is_refused(offset: int) -> None:
+    task = PeriodicTask(name="t", function=NO_DEFAULT, interval_seconds=60, offset_seconds=offset)
+    with pytest.raises(ValidationError) as raised:
+        task.full_clean()
+    assert "offset_seconds" in raised.value.message_dict
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_an_offset_not_below_the_interval() -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PeriodicTask.objects.create(
+            name="t", function=NO_DEFAULT, interval_seconds=60, offset_seconds=60
+        )
+    # PostgreSQL's integer column refuses it first (DataError); SQLite's constraint does.
+    with pytest.raises((IntegrityError, DataError)), transaction.atomic():
+        PeriodicTask.objects.create(name="u", function=NO_DEFAULT, interval_seconds=2**40)
+
+
+@pytest.mark.django_db
+def test_full_clean_refuses_an_unknown_kwarg() -> None:
+    task = PeriodicTask(name="g", function=GREET, interval_seconds=60, kwargs={"whom": "ann"})
+    with pytest.raises(ValidationError) as raised:
+        task.full_clean()
+    assert "unknown argument 'whom'" in str(raised.value.message_dict["kwargs"])

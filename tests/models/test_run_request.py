@@ -34,9 +34,8 @@ def test_two_schedulers_that_saw_the_same_request_run_it_once(task: PeriodicTask
     RunRequest.objects.create(task=task, requested_by="ann")
     # Both read the pending ids before either updates: the UPDATE decides who wins.
     seen_by_a, seen_by_b = pending_ids(), pending_ids()
-    now = timezone.now()
-    won_by_b = claim(seen_by_b, "default", now=now, claimer="host-b:2")
-    won_by_a = claim(seen_by_a, "default", now=now, claimer="host-a:1")
+    won_by_b = claim(seen_by_b, "default", claimer="host-b:2")
+    won_by_a = claim(seen_by_a, "default", claimer="host-a:1")
     assert [c.name for c in won_by_b] == ["manual"]
     assert won_by_a == []
 

@@ -9,8 +9,10 @@ they need.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from datetime import datetime
 
 import autosched
 
@@ -82,3 +84,39 @@ def three_seconds() -> None:
     record("three-start")
     time.sleep(3)
     record("three-end")
+
+
+@autosched.register
+def on_grid(scheduled_at: datetime) -> None:
+    """Record its slot and the wall-clock time it started: ``on_grid@SLOT@WALL``."""
+    record(f"on_grid@{scheduled_at.timestamp():.6f}@{time.time():.6f}")
+
+
+@autosched.register
+def spread(scheduled_at: datetime) -> None:
+    """Like on_grid, for a row left with the spread offset."""
+    record(f"spread@{scheduled_at.timestamp():.6f}@{time.time():.6f}")
+
+
+@autosched.register
+def greet(who: str, times: int = 1) -> None:
+    """Record whom it greeted and how many times: ``greet:WHO:TIMES``."""
+    record(f"greet:{who}:{times}")
+
+
+@autosched.register
+async def hang() -> None:
+    """Record a start, then wait far longer than any timeout a test sets."""
+    record("hang")
+    await asyncio.sleep(60)
+
+
+@autosched.register
+async def deaf() -> None:
+    """Record a start, then refuse to be cancelled, ever (to test bounded stops)."""
+    record("deaf")
+    while True:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            record("deaf-refused")

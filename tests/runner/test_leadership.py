@@ -165,7 +165,9 @@ def test_close_releases_the_lease() -> None:
     leader.start()
     wait_until(leader.holds, "the lease")
     leader.close()
-    assert not SchedulerLease.objects.exists()
+    lease = SchedulerLease.objects.get()
+    # Kept, marked released: a standby then knows when the scheduler stopped launching.
+    assert (lease.holder, lease.released) == (leader.holder, True)
 
 
 def test_a_failed_claim_is_retried_soon() -> None:

@@ -49,11 +49,20 @@ def test_second_sigint_forces_an_exit() -> None:
     assert statuses == [FORCED_EXIT_STATUS]
 
 
-def test_second_sigterm_does_not_force() -> None:
+def test_second_sigterm_forces_an_exit_with_143() -> None:
     runner = SchedulerRunner(sync_interval=1)
-    with stop_on_signals(runner, force_exit=pytest.fail):  # type: ignore[arg-type]
+    statuses: list[int] = []
+
+    def force_exit(status: int) -> NoReturn:
+        statuses.append(status)
+        raise SystemExit(status)
+
+    with stop_on_signals(runner, force_exit=force_exit):
         signal.raise_signal(signal.SIGTERM)
-        signal.raise_signal(signal.SIGTERM)
+        assert runner.stop_requested
+        with pytest.raises(SystemExit):
+            signal.raise_signal(signal.SIGTERM)
+    assert statuses == [143]
 
 
 async def test_signals_are_left_alone_off_the_main_thread() -> None:

@@ -192,7 +192,7 @@ async def test_runner_runs_the_scheduler_only_while_holding() -> None:
         await wait_until_async(scheduler.is_running, "the scheduler to start again")
         runner.request_stop()
         await serving
-    assert not await in_thread(SchedulerLease.objects.exists)
+    assert not await in_thread(SchedulerLease.objects.filter(released=False).exists)
 
 
 async def test_stop_ends_a_standby() -> None:
@@ -225,4 +225,5 @@ async def test_runner_stands_by_until_the_lease_is_free() -> None:
         assert runner.publisher.heartbeat()["role"] == "active"
         runner.request_stop()
         await running
-    assert not await in_thread(SchedulerLease.objects.exists)  # released on the way out
+    # Released on the way out: kept, marked released, for a standby to read.
+    assert not await in_thread(SchedulerLease.objects.filter(released=False).exists)

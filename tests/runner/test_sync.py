@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from autosched.models import PeriodicTask, TaskChange
-from autosched.registry import registry
+from autosched.registry import (
+    registry,
+)
 from autosched.runner.sync import (
     MAX_CHANGES_PER_POLL,
     PRUNE_EVERY,
@@ -20,14 +23,18 @@ from autosched.runner.sync import (
     Row,
     TaskSync,
 )
+from autosched.schedule import spread_offset
 from autosched.scheduler import Scheduler
 from tests.runner.helpers import FakeClock
 from tests.tasks_backend import IMMEDIATE, needs_tasks
 from tests.testapp import tasks
+from tests.waiting import wait_until_async
 
 SYNC = "tests.testapp.tasks.no_default"
 ASYNC = "tests.testapp.tasks.async_no_default"
 MISSING = "tests.testapp.tasks.not_registered"
+GREET = "tests.testapp.tasks.greet"
+SLOT = "tests.testapp.tasks.on_the_slot"
 
 pytestmark = pytest.mark.django_db
 
@@ -340,3 +347,108 @@ def test_sync_enqueues_worker_rows_and_rebuilds_on_a_target_change() -> None:
     tasks.calls.clear()
     scheduler.tasks["w"].func()
     assert tasks.calls == ["no_default"]  # through the immediate backend
+
+
+@pytest.mark.django_db
+def test_the_sync_puts_rows_on_their_utc_grid() -> None:
+    PeriodicTask.objects.all().delete()
+    PeriodicTask.objects.create(
+        name="pinned", function=SYNC, interval_seconds=3600, offset_seconds=900
+    )
+    PeriodicTask.objects.create(name="spread", function=SYNC, interval_seconds=3600)
+    sync, scheduler = TaskSync(), Scheduler()
+    sync.apply(scheduler, sync.reload())
+    assert scheduler.tasks["pinned"].offset_seconds == 900
+    assert scheduler.tasks["spread"].offset_seconds == spread_offset("spread", 3600)
+    status = scheduler.get_task_status("pinned")
+    assert status is not None
+    assert datetime.fromisoformat(status["next_run"]).minute == 15
+    PeriodicTask.objects.filter(name="pinned").update(offset_seconds=1800)
+    sync.apply(scheduler, sync.poll())
+    assert scheduler.tasks["pinned"].offset_seconds == 1800
+
+
+@pytest.mark.django_db
+def test_two_rows_call_one_function_with_their_own_kwargs() -> None:
+    PeriodicTask.objects.all().delete()
+    PeriodicTask.objects.create(
+        name="ann", function=GREET, interval_seconds=60, kwargs={"who": "ann", "times": 2}
+    )
+    PeriodicTask.objects.create(
+        name="bob", function=GREET, interval_seconds=60, kwargs={"who": "bob"}
+    )
+    sync, scheduler = TaskSync(), Scheduler()
+    sync.apply(scheduler, sync.reload())
+    tasks.greetings.clear()
+    scheduler.tasks["ann"].func()
+    scheduler.tasks["bob"].func()
+    assert tasks.greetings == [("ann", 2), ("bob", 1)]
+
+
+@pytest.mark.django_db
+def test_a_row_with_a_bad_kwarg_written_behind_the_form_is_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    PeriodicTask.objects.all().delete()
+    PeriodicTask.objects.bulk_create(
+        [
+            PeriodicTask(name="bad", function=GREET, interval_seconds=60, kwargs={"whom": "x"}),
+            PeriodicTask(name="good", function=GREET, interval_seconds=60, kwargs={"who": "y"}),
+        ]
+    )
+    sync, scheduler = TaskSync(), Scheduler()
+    with caplog.at_level(logging.WARNING, logger="autosched"):
+        sync.apply(scheduler, sync.reload())
+        sync.apply(scheduler, sync.reload())  # warned once per row version
+    assert set(scheduler.tasks) >= {"good"}
+    assert "bad" not in scheduler.tasks
+    warnings = [r.getMessage() for r in caplog.records if "'bad'" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "unknown argument 'whom'" in warnings[0]
+
+
+@pytest.mark.django_db
+def test_a_kwargs_edit_changes_the_call_in_place() -> None:
+    PeriodicTask.objects.all().delete()
+    row = PeriodicTask.objects.create(
+        name="g", function=GREET, interval_seconds=60, kwargs={"who": "ann"}
+    )
+    sync, scheduler = TaskSync(), Scheduler()
+    sync.apply(scheduler, sync.reload())
+    before = scheduler.tasks["g"]
+    PeriodicTask.objects.filter(pk=row.pk).update(kwargs={"who": "cy"})
+    sync.apply(scheduler, sync.poll())
+    assert scheduler.tasks["g"] is before  # the same task: its run state and no-overlap stay
+    tasks.greetings.clear()
+    scheduler.tasks["g"].func()
+    assert tasks.greetings == [("cy", 1)]
+
+
+async def test_a_function_that_declares_scheduled_at_gets_the_slot() -> None:
+    row = Row(1, "slot", SLOT, 3600, True, offset_seconds=0, kwargs={})
+    sync, scheduler = TaskSync(), Scheduler()
+    sync.apply(scheduler, Changes(rows={1: row}, full=True))
+    tasks.slots.clear()
+    requested = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    started = asyncio.create_task(scheduler.start())
+    await asyncio.sleep(0)
+    try:
+        scheduler.run_now("slot", scheduled_at=requested)
+        await wait_until_async(lambda: tasks.slots, "the run")
+    finally:
+        scheduler.stop()
+        await started
+    assert tasks.slots == [requested]
+
+
+@pytest.mark.django_db
+def test_a_process_row_passes_its_timeout_and_a_worker_row_does_not() -> None:
+    PeriodicTask.objects.all().delete()
+    PeriodicTask.objects.create(name="p", function=SYNC, interval_seconds=60, timeout_seconds=5)
+    PeriodicTask.objects.create(
+        name="w", function=SYNC, interval_seconds=60, timeout_seconds=5, run_on="worker"
+    )
+    sync, scheduler = TaskSync(), Scheduler()
+    sync.apply(scheduler, sync.reload())
+    assert scheduler.tasks["p"].timeout_seconds == 5
+    assert scheduler.tasks["w"].timeout_seconds is None  # the engine enforces it there

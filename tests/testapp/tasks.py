@@ -39,3 +39,19 @@ async def async_no_default() -> None:
 def failing() -> None:
     """Fail every time."""
     raise RuntimeError("failing on purpose")
+
+
+greetings: list[tuple[str, int]] = []
+slots: list[object] = []
+
+
+@autosched.register
+def greet(who: str, times: int = 1) -> None:
+    """Record whom it greeted, how many times: several rows schedule it with kwargs."""
+    greetings.append((who, times))
+
+
+@autosched.register
+def on_the_slot(scheduled_at: object) -> None:
+    """Record the slot it was given."""
+    slots.append(scheduled_at)

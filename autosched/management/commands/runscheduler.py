@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import logging
 import os
 import sys
@@ -15,12 +16,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, Error, connections
 
 from autosched.conf import conf, valid_sync_interval
-from autosched.humanize import humanize_interval
+from autosched.humanize import schedule_words
 from autosched.management.table import write_table
 from autosched.models import PeriodicTask
 from autosched.registry import registry
 from autosched.runner import SchedulerRunner, stop_on_signals, threads_blocking_exit
-from autosched.runner.calls import with_fresh_connections
+from autosched.runner.calls import in_process
+from autosched.schedule import effective_offset
 from autosched.scheduler import Scheduler
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
@@ -107,34 +109,32 @@ class Command(BaseCommand):
         rows = list(
             PeriodicTask.objects.using(using)
             .order_by("name")
-            .values_list("name", "function", "interval_seconds", "enabled")
+            .values_list("name", "function", "interval_seconds", "offset_seconds", "enabled")
         )
         if not rows:
             self.stdout.write("No periodic tasks.")
             return
-        header = ("NAME", "FUNCTION", "INTERVAL", "ENABLED", "REGISTERED")
+        header = ("NAME", "FUNCTION", "SCHEDULE", "ENABLED", "REGISTERED")
         table = [header] + [
             (
                 name,
                 function,
-                humanize_interval(interval),
+                _schedule_cell(name, interval, offset),
                 "yes" if enabled else "no",
                 "yes" if function in registry else "NO",
             )
-            for name, function, interval, enabled in rows
+            for name, function, interval, offset, enabled in rows
         ]
         write_table(self, table)
 
     def _run_one(self, name: str, using: str) -> None:
-        row = (
-            PeriodicTask.objects.using(using)
-            .filter(name=name)
-            .values_list("function", "interval_seconds")
-            .first()
-        )
+        tasks = PeriodicTask.objects.using(using)
+        row = tasks.filter(name=name).values_list("function", "kwargs", "timeout_seconds").first()
         if row is None:
-            raise CommandError(f"No periodic task is named {name!r}.", returncode=USAGE_ERROR)
-        function, interval = row
+            close = difflib.get_close_matches(name, tasks.values_list("name", flat=True), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else " See runscheduler --list."
+            raise CommandError(f"No periodic task is named {name!r}.{hint}", returncode=USAGE_ERROR)
+        function, kwargs, timeout = row
         registered = registry.get(function)
         if registered is None:
             raise CommandError(
@@ -142,7 +142,12 @@ class Command(BaseCommand):
                 returncode=USAGE_ERROR,
             )
         scheduler = Scheduler(grace_period=conf.GRACE_PERIOD, max_workers=1)
-        scheduler.add_task(name, with_fresh_connections(registered.func), interval)
+        try:
+            registered.check_kwargs(kwargs)
+            # The interval does not matter for one run; the row's may even be unusable.
+            scheduler.add_task(name, in_process(registered, kwargs), 1, timeout=timeout)
+        except (ValueError, LookupError) as exc:
+            raise CommandError(f"Task {name!r} cannot run: {exc}", returncode=USAGE_ERROR) from None
         task = scheduler.tasks[name]
         asyncio.run(scheduler.run_task(task))
         if task.last_outcome != "ok":
@@ -165,15 +170,24 @@ class Command(BaseCommand):
             await runner.run()
 
         with stop_on_signals(runner):
-            asyncio.run(main())
+            loop = asyncio.Runner()
+            try:
+                loop.run(main())
+            finally:
+                if not runner.scheduler.abandoned:
+                    loop.close()  # else its cleanup would wait for a run that will not end
         self.stdout.write("Scheduler stopped.")
-        blocking = threads_blocking_exit() if self.owns_process else []
-        if blocking:
-            # Sync runs cannot be cancelled; the grace period is over, so do not let their
-            # threads hold the process (Python joins them at exit).
+        if not self.owns_process:
+            return
+        blocking = threads_blocking_exit()
+        abandoned = runner.scheduler.abandoned
+        if blocking or abandoned:
+            # Sync runs cannot be cancelled and a run may ignore its cancellation; the grace
+            # period is over and the lease released: do not let them hold the process.
             logging.getLogger("autosched").warning(
-                "Exiting without waiting for %d task run(s) still going after the grace period.",
-                len(blocking),
+                "Exiting without waiting for %d task run(s) still going after the grace period%s.",
+                max(len(blocking), len(abandoned)),
+                f": {', '.join(map(repr, abandoned))}" if abandoned else "",
             )
             sys.stdout.flush()
             sys.stderr.flush()
@@ -193,3 +207,12 @@ class Command(BaseCommand):
             f"{connection.settings_dict['NAME']}); checking for changes every "
             f"{runner.sync_interval:g} s. Press Ctrl-C to stop."
         )
+
+
+def _schedule_cell(name: str, interval: object, offset: object) -> str:
+    """Say a row's schedule, or what is wrong with it: one bad row must not hide the list."""
+    if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
+        return f"invalid interval {interval!r}"
+    if offset is not None and (not isinstance(offset, int) or not 0 <= offset < interval):
+        return f"invalid offset {offset!r}"
+    return schedule_words(interval, effective_offset(name, interval, offset), offset is None)

@@ -1,0 +1,83 @@
+"""Spans typed by people: "90", "90s", "15m", "1h 30m", "2d"; times of day: "03:00", "0:15:00".
+
+The admin's interval and offset fields parse with these, and show values back the same way,
+so what an operator reads is what they would type.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["format_interval", "format_offset", "parse_interval", "parse_offset"]
+
+_UNIT_SECONDS = {
+    "d": 86_400,
+    "day": 86_400,
+    "days": 86_400,
+    "h": 3_600,
+    "hr": 3_600,
+    "hour": 3_600,
+    "hours": 3_600,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+}
+_PART = re.compile(r"\s*(\d+)\s*([a-z]+)\s*")
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+INTERVAL_EXAMPLES = '"90", "90s", "15m", "1h 30m" or "2d"'
+OFFSET_EXAMPLES = '"03:00" (3 hours), "0:15:00" (15 minutes) or "900" (seconds)'
+
+
+def parse_interval(text: str) -> int:
+    """Return the seconds that ``text`` says, or raise ValueError with examples."""
+    cleaned = text.strip().lower()
+    if cleaned.isdigit():
+        return int(cleaned)
+    total, position = 0, 0
+    for match in _PART.finditer(cleaned):
+        if match.start() != position or match.group(2) not in _UNIT_SECONDS:
+            break
+        total += int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        position = match.end()
+    else:
+        if position == len(cleaned) and position:
+            return total
+    raise ValueError(f"{text!r} is not a span of time: write e.g. {INTERVAL_EXAMPLES}.")
+
+
+def parse_offset(text: str) -> int:
+    """Return the seconds of an offset: a time "HH:MM[:SS]", or a span as ``parse_interval``."""
+    cleaned = text.strip()
+    clock = _CLOCK.fullmatch(cleaned)
+    if clock:
+        hours, minutes, seconds = (int(part or 0) for part in clock.groups())
+        if minutes < 60 and seconds < 60:
+            return hours * 3_600 + minutes * 60 + seconds
+    try:
+        return parse_interval(cleaned)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an offset: write e.g. {OFFSET_EXAMPLES}.") from None
+
+
+def format_interval(seconds: int) -> str:
+    """Say ``seconds`` the way ``parse_interval`` reads it: 5400 -> "1h 30m"."""
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return " ".join(parts) or "0s"
+
+
+def format_offset(seconds: int) -> str:
+    """Say an offset as a time, the way ``parse_offset`` reads it: 10800 -> "03:00"."""
+    hours, rest = divmod(seconds, 3_600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours:02d}:{minutes:02d}" + (f":{secs:02d}" if secs else "")
