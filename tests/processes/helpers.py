@@ -31,6 +31,12 @@ ALIAS = "processes"
 SETTINGS = "tests.processes.settings"
 ACTIVE = "this process is the active scheduler"
 
+#: For the long real-process tests: they run in CI's PostgreSQL runs, keeping the plain
+#: SQLite run (the README's test command) under a minute.
+long_test = pytest.mark.skipif(
+    not ON_POSTGRES,
+    reason="a long real-process test (about 50 s): it runs with AUTOSCHED_TEST_DB=postgres",
+)
 #: For the fault tests: they need PostgreSQL's locks, and a server to restart.
 postgres_only = pytest.mark.skipif(
     not ON_POSTGRES,

@@ -16,6 +16,7 @@ from tests.processes.helpers import (
     ALIAS,
     CommandProcess,
     key,
+    long_test,
     postgres_only,
     read_runs,
 )
@@ -51,6 +52,7 @@ def sleep_until_wall(moment: float) -> None:
     time.sleep(max(0.0, moment - time.time()))
 
 
+@long_test
 def test_restarts_keep_the_grid(
     start_scheduler: Callable[..., CommandProcess], runs_log: Path
 ) -> None:

@@ -146,7 +146,7 @@ async def test_a_wall_clock_step_causes_no_burst_and_no_double_run(step: float) 
         await calls.wait_for(2)
         clock.step = step
         stepped_at = time.monotonic()
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.7)
         after_step = [t for t in calls.times if t > stepped_at]
         if step < 0:
             # The clock went back: the slots it shows again have run; none runs twice, so
@@ -157,7 +157,7 @@ async def test_a_wall_clock_step_causes_no_burst_and_no_double_run(step: float) 
             assert status["seconds_until_next"] > -step - 1
         else:
             # Forward: the slots jumped over are one run, then the grid goes on; never a burst.
-            assert 3 <= len(after_step) <= 6
+            assert 2 <= len(after_step) <= 4  # 0.7 s at 0.2 s: 3 or 4 on the grid
     starts = sorted(calls.times)
     assert all(b - a >= interval / 2 for a, b in itertools.pairwise(starts))
     slots = [slot for slot in calls.slots if slot is not None]
