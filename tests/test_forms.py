@@ -199,3 +199,41 @@ def test_the_form_refuses_a_bad_offset_with_examples() -> None:
     )
     assert not form.is_valid()
     assert "below the interval" in str(form.errors["offset_seconds"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("kwargs", "problem"),
+    [
+        ('{"whom": "ann"}', "unknown argument &#x27;whom&#x27;; it takes: who, times"),
+        ("{}", "missing required argument &#x27;who&#x27;"),
+        ('["ann"]', "must be a JSON object"),
+        ('{"who": "ann", "scheduled_at": 1}', "is filled in with each run"),
+        ("{who: ann}", "Enter a valid JSON."),
+    ],
+)
+def test_the_form_checks_kwargs_against_the_function(kwargs: str, problem: str) -> None:
+    data = {
+        "name": "g",
+        "function": "tests.testapp.tasks.greet",
+        "interval_seconds": "1m",
+        "kwargs": kwargs,
+        "run_on": "process",
+    }
+    form = PeriodicTaskForm(data)
+    assert not form.is_valid()
+    assert problem in str(form.errors["kwargs"])
+
+
+@pytest.mark.django_db
+def test_the_form_saves_kwargs() -> None:
+    data = {
+        "name": "g",
+        "function": "tests.testapp.tasks.greet",
+        "interval_seconds": "1m",
+        "kwargs": '{"who": "ann", "times": 2}',
+        "run_on": "process",
+    }
+    form = PeriodicTaskForm(data)
+    assert form.is_valid(), form.errors
+    assert form.save().kwargs == {"who": "ann", "times": 2}

@@ -8,6 +8,7 @@ scheduled runs, so a stopping scheduler waits for them before it gives up the le
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from autosched.models.run_request import Claim
 from autosched.scheduler import Scheduler, TaskNotFoundError
@@ -23,7 +24,8 @@ def start_claimed_runs(scheduler: Scheduler, claims: list[Claim]) -> int:
     for claim in claims:
         by = claim.requested_by or "?"
         try:
-            running = not scheduler.run_now(claim.name)
+            # The run's slot is when it was asked for (by the database's clock).
+            running = not scheduler.run_now(claim.name, scheduled_at=_aware(claim.requested_at))
         except RuntimeError:  # the scheduler stopped meanwhile (the lease ended, or a stop)
             logger.warning(
                 "Run request for %r by %s dropped: the scheduler is stopping.", claim.name, by
@@ -46,3 +48,9 @@ def start_claimed_runs(scheduler: Scheduler, claims: list[Claim]) -> int:
         logger.info("Running %r now, as %s asked.", claim.name, by)
         started += 1
     return started
+
+
+def _aware(moment: datetime) -> datetime | None:
+    # With USE_TZ = False the database hands back naive times, in a zone that depends on the
+    # backend: rather than guess, the run then gets this host's "now" (run_now's default).
+    return moment if moment.tzinfo is not None else None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import DataError, IntegrityError, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from autosched.models import PeriodicTask
 
@@ -149,3 +150,59 @@ def test_full_clean_refuses_an_unknown_kwarg() -> None:
     with pytest.raises(ValidationError) as raised:
         task.full_clean()
     assert "unknown argument 'whom'" in str(raised.value.message_dict["kwargs"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("Dup", "dup already exists; names may not differ only in case"),
+        ("zero\u200bwidth", "U+200B"),
+        (" padded", "without leading or trailing spaces"),
+        ("tab\there", "U+0009"),
+    ],
+)
+def test_names_that_would_confuse_are_refused(name: str, problem: str) -> None:
+    PeriodicTask.objects.create(name="dup", function=NO_DEFAULT, interval_seconds=60)
+    task = PeriodicTask(name=name, function=NO_DEFAULT, interval_seconds=60)
+    with pytest.raises(ValidationError) as raised:
+        task.full_clean()
+    assert problem in str(raised.value.message_dict["name"])
+
+
+@pytest.mark.django_db
+def test_a_worker_row_needs_a_queue(settings: Any) -> None:
+    task = PeriodicTask(
+        name="w", function=NO_DEFAULT, interval_seconds=60, run_on="worker", queue_name=" "
+    )
+    with pytest.raises(ValidationError) as raised:
+        task.full_clean()
+    assert "A worker run needs a queue name." in str(raised.value.message_dict["queue_name"])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"interval_seconds": 40_000_000},  # above the one-year maximum
+        {"run_on": "bogus"},
+        {"timeout_seconds": 0},
+    ],
+)
+def test_the_database_refuses_what_the_form_would(values: dict[str, Any]) -> None:
+    row = PeriodicTask.objects.create(name="t", function=NO_DEFAULT, interval_seconds=60)
+    with pytest.raises((IntegrityError, DataError)), transaction.atomic():
+        PeriodicTask.objects.filter(pk=row.pk).update(**values)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's type affinity only")
+@pytest.mark.parametrize("value", ["'abc'", "1.5", "x'00ff'"])
+def test_sqlite_refuses_a_value_of_the_wrong_type_written_by_raw_sql(value: str) -> None:
+    row = PeriodicTask.objects.create(name="t", function=NO_DEFAULT, interval_seconds=60)
+    sql = f"UPDATE autosched_periodictask SET interval_seconds = {value} WHERE id = %s"
+    with (
+        pytest.raises(IntegrityError, match="interval_seconds must be an integer"),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql, [row.pk])

@@ -74,3 +74,14 @@ def test_deleting_the_task_deletes_its_requests(task: PeriodicTask) -> None:
     RunRequest.objects.create(task=task)
     task.delete()
     assert not RunRequest.objects.exists()
+
+
+def test_expiry_goes_by_the_database_clock_not_this_hosts(
+    task: PeriodicTask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The web host wrote the request (stamped by the database); this scheduler's clock runs
+    # two minutes ahead: the request must still be claimed, not expired.
+    request = RunRequest.objects.create(task=task, requested_by="ann")
+    ahead = timezone.now() + timedelta(minutes=2)
+    monkeypatch.setattr(timezone, "now", lambda: ahead)
+    assert [c.id for c in claim_requests(claimer="x:1")] == [request.pk]

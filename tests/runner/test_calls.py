@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -10,8 +11,10 @@ import pytest
 from autosched.runner.calls import enqueuer, with_fresh_connections
 from autosched.scheduler import Scheduler
 from autosched.worker import EnqueueError
+from tests.scheduler.helpers import running
 from tests.tasks_backend import IMMEDIATE, needs_tasks
 from tests.testapp import tasks
+from tests.waiting import wait_until_async
 
 SYNC = "tests.testapp.tasks.no_default"
 
@@ -80,3 +83,27 @@ async def test_wrapped_sync_run_closes_connections_in_the_worker_thread() -> Non
     ):
         await scheduler.run_task(scheduler.tasks["job"])
     assert seen == ["close", "run", "close"]
+
+
+@needs_tasks
+async def test_a_worker_run_gets_the_rows_kwargs_and_the_slot() -> None:
+    tasks.greetings.clear()
+    tasks.slots.clear()
+    scheduler = Scheduler()
+    greet = enqueuer(
+        "tests.testapp.tasks.greet", "g", backend="default", queue_name="default", priority=0,
+        kwargs={"who": "ann", "times": 3},
+    )  # fmt: skip
+    slot = enqueuer(
+        "tests.testapp.tasks.on_the_slot", "s", backend="default", queue_name="default",
+        priority=0,
+    )  # fmt: skip
+    scheduler.add_task("g", greet, 60)
+    scheduler.add_task("s", slot, 60)
+    requested = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
+    async with running(scheduler):
+        scheduler.run_now("g")
+        scheduler.run_now("s", scheduled_at=requested)
+        await wait_until_async(lambda: tasks.greetings and tasks.slots, "both runs")
+    assert tasks.greetings == [("ann", 3)]
+    assert tasks.slots == [requested]  # through the queue as text, back as an aware datetime

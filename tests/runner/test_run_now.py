@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from django.utils import timezone
@@ -14,7 +15,7 @@ from autosched.models import PeriodicTask, RunRequest
 from autosched.models.run_request import Claim
 from autosched.runner import SchedulerRunner
 from autosched.runner.run_now import start_claimed_runs
-from autosched.scheduler import Scheduler
+from autosched.scheduler import Scheduler, current_slot
 from tests.scheduler.helpers import running
 from tests.testapp import tasks
 from tests.waiting import wait_until_async
@@ -97,3 +98,14 @@ async def test_the_runner_runs_a_request_within_a_second(runner: SchedulerRunner
     assert tasks.calls == ["no_default"]
     request = await RunRequest.objects.aget()
     assert request.claimed_by == str(runner.identity)
+
+
+async def test_a_claimed_run_sees_the_request_time_as_its_slot() -> None:
+    seen: list[object] = []
+    scheduler = Scheduler()
+    scheduler.add_task("manual", lambda: seen.append(current_slot()), 300)
+    requested = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
+    async with running(scheduler):
+        assert start_claimed_runs(scheduler, [Claim(1, "manual", "ann", requested)]) == 1
+        await wait_until_async(lambda: seen, "the run")
+    assert seen == [requested]

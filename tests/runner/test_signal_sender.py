@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -193,3 +194,31 @@ async def test_runscheduler_sends_the_signals(
         ("started", "manual"),
         ("finished", "manual"),
     ]
+
+
+def test_stop_is_bounded_when_a_receiver_hangs_and_the_queue_is_full(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler = Scheduler()
+    scheduler.add_task("ok", job, 60)
+    task = scheduler.tasks["ok"]
+    release = threading.Event()
+
+    def hung(sender: Any, **kwargs: Any) -> None:
+        release.wait(30)
+
+    task_finished.connect(hung)
+    sender = SignalSender(scheduler, max_pending=10_000)
+    try:
+        sender.start()
+        for _ in range(10_001):  # the first hangs the thread; the rest fill the queue
+            sender._on_run(RunEvent("finished", task, "ok", 0.0, None))
+        with caplog.at_level(logging.WARNING, logger="autosched"):
+            began = time.monotonic()
+            sender.stop(timeout=0.5)
+            took = time.monotonic() - began
+        assert took < 1.5
+        assert "Signal receivers did not finish within 0.5 s" in caplog.text
+    finally:
+        release.set()
+        task_finished.disconnect(hung)

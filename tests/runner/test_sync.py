@@ -291,6 +291,29 @@ def test_old_changes_are_pruned_at_most_once_a_minute(
     assert not TaskChange.objects.exists()
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite stores UTC whatever USE_TZ says")
+def test_fresh_changes_are_kept_with_use_tz_off_east_of_utc(
+    sync: TaskSync, scheduler: Scheduler, settings: Any
+) -> None:
+    # With USE_TZ = False, "now" in Python is local (here UTC+9) while the trigger stamps
+    # changed_at by the database's clock, in UTC: pruning must compare like with like.
+    settings.USE_TZ, settings.TIME_ZONE = False, "Asia/Tokyo"
+    make_task("fresh")
+    first_sync(sync, scheduler)  # prunes what is older than an hour, by the database's clock
+    assert TaskChange.objects.exists()
+
+
+def test_a_row_with_an_unknown_run_on_is_skipped(
+    sync: TaskSync, scheduler: Scheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Only a database migrated before the run_on constraint could hold one.
+    row = Row(1, "odd", SYNC, 60, True, run_on="bogus", kwargs={})
+    with caplog.at_level(logging.WARNING, logger="autosched"):
+        sync.apply(scheduler, Changes(rows={1: row}, full=True))
+    assert "odd" not in scheduler.tasks
+    assert "run_on is 'bogus', neither 'process' nor 'worker'" in caplog.text
+
+
 def test_changes_is_false_when_empty() -> None:
     row = Row(1, "job", SYNC, 60, True)
     assert not Changes()
