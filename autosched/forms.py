@@ -28,19 +28,20 @@ else:  # Django's classes are not subscriptable at run time without django-stubs
     _ModelForm = forms.ModelForm
 
 
-class IntervalField(forms.IntegerField):
-    """Seconds typed as "90", "90s", "15m", "1h 30m" or "2d", and shown back that way."""
+class _TypedSpanField(forms.IntegerField):
+    """Seconds typed in words, parsed by ``parse`` and shown back by ``show``."""
 
     widget = forms.TextInput
-    default_error_messages = {  # noqa: RUF012 - Django's own pattern for error messages
-        "invalid": _("Enter a span of time, e.g. %(examples)s.") % {"examples": INTERVAL_EXAMPLES},
-    }
+    examples = ""
+    lowest = 1  # the smallest value shown in words; others are shown as they are
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_INTERVAL_SECONDS)
-        kwargs.setdefault("help_text", _('For example "90", "90s", "15m", "1h 30m" or "2d".'))
-        super().__init__(**kwargs)
+    @staticmethod
+    def parse(text: str) -> int:
+        raise NotImplementedError
+
+    @staticmethod
+    def show(seconds: int) -> str:
+        raise NotImplementedError
 
     def to_python(self, value: Any) -> int | None:
         if value in self.empty_values:
@@ -48,22 +49,45 @@ class IntervalField(forms.IntegerField):
         if isinstance(value, int):
             return value
         try:
-            return parse_interval(str(value))
+            return self.parse(str(value))
         except ValueError:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+            raise forms.ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"examples": self.examples}
+            ) from None
 
     def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return format_interval(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= self.lowest:
+            return self.show(value)
         return value
 
 
-class OffsetField(IntervalField):
+class IntervalField(_TypedSpanField):
+    """Seconds typed as "90", "90s", "15m", "1h 30m" or "2d", and shown back that way."""
+
+    default_error_messages = {  # noqa: RUF012 - Django's own pattern for error messages
+        "invalid": _("Enter a span of time, e.g. %(examples)s."),
+    }
+    examples = INTERVAL_EXAMPLES
+    parse = staticmethod(parse_interval)
+    show = staticmethod(format_interval)
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_INTERVAL_SECONDS)
+        kwargs.setdefault("help_text", _('For example "90", "90s", "15m", "1h 30m" or "2d".'))
+        super().__init__(**kwargs)
+
+
+class OffsetField(_TypedSpanField):
     """An offset typed as a time ("03:00", "0:15:00") or in seconds ("900"); empty: spread."""
 
     default_error_messages = {  # noqa: RUF012 - Django's own pattern for error messages
-        "invalid": _("Enter a time or seconds, e.g. %(examples)s.") % {"examples": OFFSET_EXAMPLES},
+        "invalid": _("Enter a time or seconds, e.g. %(examples)s."),
     }
+    examples = OFFSET_EXAMPLES
+    lowest = 0
+    parse = staticmethod(parse_offset)
+    show = staticmethod(format_offset)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 0)
@@ -78,21 +102,6 @@ class OffsetField(IntervalField):
             ),
         )
         super().__init__(**kwargs)
-
-    def to_python(self, value: Any) -> int | None:
-        if value in self.empty_values:
-            return None
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_offset(str(value))
-        except ValueError:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return format_offset(value)
-        return value
 
 
 class PeriodicTaskForm(_ModelForm):

@@ -65,15 +65,10 @@ def mend_bad_rows(apps, schema_editor):
         task.save(update_fields=["enabled", "interval_seconds", "run_on"])
 
 
-def recreate_change_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
-        return  # ALTER TABLE keeps triggers elsewhere
-    for suffix, (event, row) in CHANGES.EVENTS.items():
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS autosched_periodictask_{suffix}")
-        sql = CHANGES.ROW_TRIGGER.format(
-            suffix=suffix, event=event, row=row, bump=CHANGES.SQLITE_BUMP
-        )
-        schema_editor.execute(sql)
+# The same as 0004's: adding constraints rebuilds the table on SQLite, dropping them.
+recreate_change_triggers = importlib.import_module(
+    "autosched.migrations.0004_lease_and_run_on"
+).recreate_sqlite_triggers
 
 
 def create_sqlite_triggers(apps, schema_editor):
