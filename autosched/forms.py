@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from autosched.durations import (
@@ -22,6 +23,12 @@ from autosched.worker import backend_aliases
 
 TARGET_FIELDS = ("run_on", "tasks_backend", "queue_name", "priority")
 
+
+def _say(message: Any, **params: Any) -> str:
+    """Return ``message % params`` lazily, so it is said in the language active when shown."""
+    return lazy(lambda: str(message) % {k: str(v) for k, v in params.items()}, str)()
+
+
 if TYPE_CHECKING:
     _ModelForm = forms.ModelForm[PeriodicTask]
 else:  # Django's classes are not subscriptable at run time without django-stubs-ext.
@@ -33,14 +40,31 @@ class IntervalField(forms.IntegerField):
 
     widget = forms.TextInput
     default_error_messages = {  # noqa: RUF012 - Django's own pattern for error messages
-        "invalid": _("Enter a span of time, e.g. %(examples)s.") % {"examples": INTERVAL_EXAMPLES},
+        "invalid": _say(_("Enter a span of time, e.g. %(examples)s."), examples=INTERVAL_EXAMPLES),
+        "min_value": _say(
+            _("Enter at least 1 second, e.g. %(examples)s."), examples=INTERVAL_EXAMPLES
+        ),
+        "max_value": _say(
+            _("Enter at most one year (365d, that is 31536000 seconds), e.g. %(examples)s."),
+            examples=INTERVAL_EXAMPLES,
+        ),
     }
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", MAX_INTERVAL_SECONDS)
-        kwargs.setdefault("help_text", _('For example "90", "90s", "15m", "1h 30m" or "2d".'))
+        kwargs.setdefault(
+            "help_text", _say(_("For example %(examples)s."), examples=INTERVAL_EXAMPLES)
+        )
         super().__init__(**kwargs)
+
+    def parse(self, text: str) -> int:
+        """Return the seconds ``text`` says, or raise ValueError."""
+        return parse_interval(text)
+
+    def format(self, seconds: int) -> str:
+        """Say ``seconds`` the way ``parse`` reads it."""
+        return format_interval(seconds)
 
     def to_python(self, value: Any) -> int | None:
         if value in self.empty_values:
@@ -48,22 +72,36 @@ class IntervalField(forms.IntegerField):
         if isinstance(value, int):
             return value
         try:
-            return parse_interval(str(value))
+            return self.parse(str(value))
         except ValueError:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 
     def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return format_interval(value)
+        # Shown back in the style typed: "15m", whether the row's value or a posted "900"
+        # shown again for another field's error. What does not parse is shown as typed.
+        if isinstance(value, str):
+            try:
+                value = self.parse(value)
+            except ValueError:
+                return value
+        if isinstance(value, int) and not isinstance(value, bool) and value >= self.min_seconds:
+            return self.format(value)
         return value
+
+    #: The least value shown in words; below it (0 for an interval), shown as it is.
+    min_seconds = 1
 
 
 class OffsetField(IntervalField):
     """An offset typed as a time ("03:00", "0:15:00") or in seconds ("900"); empty: spread."""
 
     default_error_messages = {  # noqa: RUF012 - Django's own pattern for error messages
-        "invalid": _("Enter a time or seconds, e.g. %(examples)s.") % {"examples": OFFSET_EXAMPLES},
+        "invalid": _say(_("Enter a time or seconds, e.g. %(examples)s."), examples=OFFSET_EXAMPLES),
+        "max_value": _say(
+            _("Enter an offset below the interval, e.g. %(examples)s."), examples=OFFSET_EXAMPLES
+        ),
     }
+    min_seconds = 0
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 0)
@@ -79,35 +117,28 @@ class OffsetField(IntervalField):
         )
         super().__init__(**kwargs)
 
-    def to_python(self, value: Any) -> int | None:
-        if value in self.empty_values:
-            return None
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_offset(str(value))
-        except ValueError:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+    def parse(self, text: str) -> int:
+        """Return the seconds of an offset ``text``, or raise ValueError."""
+        return parse_offset(text)
 
-    def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return format_offset(value)
-        return value
+    def format(self, seconds: int) -> str:
+        """Say an offset as a time: "03:00"."""
+        return format_offset(seconds)
 
 
 class PeriodicTaskForm(_ModelForm):
     """Edit a periodic task, choosing its function from the registry."""
 
     function = forms.ChoiceField(
-        label=_("function"),
+        label=_("Function"),
         help_text=_(
             "Only functions registered in code with @autosched.register are offered. "
             "A task whose function is no longer registered is skipped by the scheduler."
         ),
     )
 
-    interval_seconds = IntervalField(label=_("interval"))
-    offset_seconds = OffsetField(label=_("offset"))
+    interval_seconds = IntervalField(label=_("Interval"))
+    offset_seconds = OffsetField(label=_("Offset"))
 
     class Meta:
         model = PeriodicTask
@@ -133,7 +164,9 @@ class PeriodicTaskForm(_ModelForm):
         if current and current not in registry:
             # Show what the row holds so the operator sees it; the model still refuses to
             # save it until another function is chosen.
-            choices.insert(1, (current, f"{current} (⚠ not registered)"))
+            choices.insert(
+                1, (current, _say(_("%(function)s (⚠ not registered)"), function=current))
+            )
         function = self.fields["function"]
         assert isinstance(function, forms.ChoiceField)
         function.choices = choices

@@ -75,7 +75,7 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
     ) -> forms.Field | None:
         """Take the interval in words in the list too ("15m"), within its limits."""
         if db_field.name == "interval_seconds":
-            return IntervalField(label=db_field.verbose_name)
+            return IntervalField(label=_("Interval"))
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.display(description=_("runs on"), ordering="run_on")

@@ -89,10 +89,10 @@ def test_the_list_can_disable_a_row_whose_function_is_gone(
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        ("0", "Ensure this value is greater than or equal to 1."),
+        ("0", "Enter at least 1 second, e.g. &quot;90&quot;"),
         ("-1", "Enter a span of time, e.g. &quot;90&quot;, &quot;90s&quot;, &quot;15m&quot;"),
         ("1.5", "Enter a span of time, e.g."),
-        ("31536001", "Ensure this value is less than or equal to 31536000."),
+        ("31536001", "Enter at most one year (365d, that is 31536000 seconds), e.g. "),
     ],
 )
 def test_the_list_rejects_a_bad_interval(
