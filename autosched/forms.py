@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.functional import lazy
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from autosched.durations import (
@@ -90,6 +92,26 @@ class IntervalField(forms.IntegerField):
 
     #: The least value shown in words; below it (0 for an interval), shown as it is.
     min_seconds = 1
+
+
+class ScheduleInput(forms.TextInput):
+    """The list's interval input, with the row's schedule in words under it."""
+
+    def __init__(self, words: str = "", attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"size": 7, "class": "autosched-interval", **(attrs or {})})
+        self.words = words
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"].setdefault("aria-label", str(_("Interval")))
+        return context
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> SafeString:
+        """Render the input, then the words."""
+        rendered = super().render(name, value, attrs, renderer)
+        if not self.words:
+            return rendered
+        return format_html('{}<div class="autosched-words">{}</div>', rendered, self.words)
 
 
 class OffsetField(IntervalField):

@@ -1,6 +1,8 @@
 """Publish a scheduler's live status to Django's cache, for the admin and ``schedulerstatus``.
 
-What is published, and how it is read, is described in ``autosched.status``.
+What is published, and how it is read, is described in ``autosched.status``. Besides the
+status the core reports, the publisher keeps, in memory only, the last runs of each task and
+the traceback of its last error, heard from the scheduler's run events.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ import logging
 import math
 import threading
 import time
+import traceback
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -20,11 +24,23 @@ import autosched
 from autosched.conf import conf, valid_status_ttl
 from autosched.runner.identity import Identity
 from autosched.scheduler import RunEvent, Scheduler
-from autosched.status import ERROR_TEXT_LIMIT, STANDBY_KEY, STATUS_KEY, TASKS_KEY
+from autosched.status import (
+    ERROR_TEXT_LIMIT,
+    LAST_KNOWN_TTL,
+    RECENT_RUNS,
+    STANDBY_KEY,
+    STATUS_KEY,
+    TASKS_KEY,
+    runs_key,
+)
 
-__all__ = ["StatusPublisher"]
+__all__ = ["StatusPublisher", "trimmed_traceback"]
 
 logger = logging.getLogger("autosched")
+
+#: The most lines and characters of a traceback kept for the task page.
+TRACEBACK_LINES = 60
+TRACEBACK_CHARS = 6_000
 
 
 def _now() -> datetime:
@@ -37,6 +53,21 @@ def _trim(text: str | None) -> str | None:
     return text[: ERROR_TEXT_LIMIT - 1] + "…"
 
 
+def trimmed_traceback(error: BaseException) -> str:
+    """Return the traceback of ``error``, its last lines only when it is long (the cause)."""
+    try:
+        lines = "".join(traceback.format_exception(error)).splitlines()
+    except Exception:  # an exception whose __str__ raises: say what can be said
+        lines = [f"{type(error).__name__} (its message cannot be shown)"]
+    if len(lines) > TRACEBACK_LINES:
+        left_out = len(lines) - TRACEBACK_LINES
+        lines = [f"… ({left_out} lines left out)", *lines[-TRACEBACK_LINES:]]
+    text = "\n".join(lines)
+    if len(text) > TRACEBACK_CHARS:
+        text = "…" + text[-(TRACEBACK_CHARS - 1) :]
+    return text
+
+
 class StatusPublisher:
     """Publish a ``Scheduler``'s status every second and soon after each run starts or ends.
 
@@ -44,6 +75,11 @@ class StatusPublisher:
     the tasks' status. Building the latter takes the scheduler's lock for a time that grows
     with the number of tasks, so it is spaced out to use at most ``1 / COST_FACTOR`` of the
     time (every second up to thousands of tasks; every ~20 s with 100,000).
+
+    The heartbeat lives ``ttl`` seconds: it says a scheduler is alive. The tasks' status, and
+    each task's recent runs (one key per task, written when they changed), live
+    ``LAST_KNOWN_TTL``: once the scheduler is gone the admin shows them greyed, "as of" when
+    they were written. A standby writes only its heartbeat, into the standbys' directory.
     """
 
     #: Wait at least this many times the cost of the last tasks snapshot before the next.
@@ -86,6 +122,13 @@ class StatusPublisher:
         self._counts = (0, 0)  # tasks loaded and enabled, as of the last tasks snapshot
         self._tasks_at: str | None = None
         self._was_active = False
+        self._published_as_active = False  # tasks written since this process became active
+        self._in_standbys = False  # listed in the standbys' directory
+        # Heard on the loop thread, read by the publishing thread: guarded by one lock.
+        self._lock = threading.Lock()
+        self._runs: dict[str, deque[dict[str, Any]]] = {}
+        self._errors: dict[str, BaseException | None] = {}
+        self._changed: set[str] = set()  # tasks whose runs changed since they were written
 
     def start(self) -> None:
         """Publish now and every second from a background thread, until ``stop()``."""
@@ -108,10 +151,52 @@ class StatusPublisher:
         thread.join(self.ttl)  # bounded: a hung cache call must not hold up the exit
 
     def _on_run(self, event: RunEvent) -> None:
-        # Runs on the loop thread: only flag the change; waking the thread once is enough.
+        # Runs on the loop thread: note the run, flag the change; waking the thread once is
+        # enough. Formatting a traceback waits for the publishing thread.
+        if event.kind == "finished":
+            task = event.task
+            run = {
+                "started_at": task.last_run.isoformat() if task.last_run else None,
+                "duration": event.duration,
+                "outcome": event.outcome,
+                "error": None if event.outcome == "ok" else _trim(task.last_error),
+            }
+            with self._lock:
+                runs = self._runs.get(task.name)
+                if runs is None:
+                    runs = self._runs[task.name] = deque(maxlen=RECENT_RUNS)
+                runs.appendleft(run)
+                self._errors[task.name] = event.error if event.outcome != "ok" else None
+                self._changed.add(task.name)
         if not self._dirty:
             self._dirty = True
             self._wake.set()
+
+    def recent_runs(self, name: str) -> list[dict[str, Any]]:
+        """Return the last runs of task ``name`` heard by this publisher, newest first."""
+        with self._lock:
+            return list(self._runs.get(name, ()))
+
+    def _runs_to_write(self, names: Mapping[str, object]) -> dict[str, dict[str, Any]]:
+        """Return the runs records of the tasks whose runs changed, by cache key."""
+        with self._lock:
+            for gone in self._runs.keys() - names.keys():  # removed from the scheduler
+                del self._runs[gone]
+                self._errors.pop(gone, None)
+            changed, self._changed = self._changed & names.keys(), set()
+            records = {
+                name: (list(self._runs[name]), self._errors.pop(name, None)) for name in changed
+            }
+        published_at = _now().isoformat()
+        return {
+            runs_key(name): {
+                "name": name,
+                "published_at": published_at,
+                "runs": runs,
+                "traceback": None if error is None else trimmed_traceback(error),
+            }
+            for name, (runs, error) in records.items()
+        }
 
     def _tasks_gap(self) -> float:
         gap = self.min_gap if self._dirty else self.every
@@ -131,13 +216,20 @@ class StatusPublisher:
                 wait = min(last_beat + self.every, last_tasks + self._tasks_gap()) - now
                 self._wake.wait(wait)
                 self._wake.clear()
+        if self._published_as_active:
+            # Active to the end (the lease was released a moment ago, after the drain): the
+            # last known status, with the runs that ended on the way out.
+            self.publish_tasks()
         self._write(self._withdraw)
         connections.close_all()  # this thread's own, if the cache is a database
 
     def _withdraw(self, cache: Any) -> None:
-        # Remove what this process wrote (never reading the cache back): the active one's
-        # keys if it ever was the active scheduler, else its standby heartbeat.
-        cache.delete_many([STATUS_KEY, TASKS_KEY] if self._was_active else [STANDBY_KEY])
+        # Remove the heartbeat this process wrote, so that it stops counting as alive; the
+        # tasks' status stays, shown "as of" its time. A standby leaves the directory.
+        if self._was_active:
+            cache.delete(STATUS_KEY)
+        if self._in_standbys:
+            self._leave_standbys(cache)
 
     def heartbeat(self) -> dict[str, Any]:
         """Return the heartbeat: who publishes, since when, and how many tasks it holds."""
@@ -173,26 +265,83 @@ class StatusPublisher:
     def publish(self) -> None:
         """Write the tasks' status and a heartbeat now; a cache error is logged, never raised."""
         if self.role() == "active":
-            began = time.perf_counter()
-            published_at = _now().isoformat()
-            tasks = {"published_at": published_at, "tasks": self.tasks_status()}
-            # Kept until the next one is surely written, however far apart they are spaced.
-            timeout = self.ttl + self.COST_FACTOR * self._cost + self.every
-            if self._write(lambda cache: cache.set(TASKS_KEY, tasks, timeout=timeout)):
-                self.published += 1
-                self._tasks_at = published_at
-            self._cost = time.perf_counter() - began
+            self.publish_tasks()
         self.publish_heartbeat()
+
+    def publish_tasks(self) -> None:
+        """Write the tasks' status and the runs that changed (the active scheduler only)."""
+        began = time.perf_counter()
+        published_at = _now().isoformat()
+        statuses = self.tasks_status()
+        tasks = {
+            "published_at": published_at,
+            "identity": str(self.identity),
+            "host": self.identity.host,
+            "pid": self.identity.pid,
+            "tasks": statuses,
+        }
+        runs = self._runs_to_write(statuses)
+
+        def write(cache: Any) -> None:
+            cache.set(TASKS_KEY, tasks, timeout=LAST_KNOWN_TTL)
+            if runs:
+                cache.set_many(runs, timeout=LAST_KNOWN_TTL)
+
+        if self._write(write):
+            self.published += 1
+            self._tasks_at = published_at
+            self._published_as_active = True
+        else:
+            with self._lock:  # written next time instead
+                self._changed.update(record["name"] for record in runs.values())
+        self._cost = time.perf_counter() - began
 
     def publish_heartbeat(self) -> None:
         """Write the heartbeat now; a cache error is logged, never raised."""
         beat = self.heartbeat()
-        self._was_active = self._was_active or beat["role"] == "active"
-        if self._write(lambda cache: cache.set(self._key(), beat, timeout=self.ttl)):
+        if beat["role"] == "active":
+            if not self._published_as_active:
+                # Just became active: the tasks first, or the heartbeat would vouch for
+                # another scheduler's (readers also check whose they are).
+                self.publish_tasks()
+                beat = self.heartbeat()
+            self._was_active = True
+            if self._in_standbys:
+                self._write(self._leave_standbys)
+            if self._write(lambda cache: cache.set(STATUS_KEY, beat, timeout=self.ttl)):
+                self.beats += 1
+            return
+        self._published_as_active = False
+        if self._write(lambda cache: self._join_standbys(cache, beat)):
             self.beats += 1
 
-    def _key(self) -> str:
-        return STATUS_KEY if self.role() == "active" else STANDBY_KEY
+    # A standby cannot know the others, so the standbys share one directory, {identity: beat},
+    # read and written back by each at its heartbeat; what an unlucky race drops for a second
+    # is written again at the next. The active scheduler never reads the cache.
+
+    def _join_standbys(self, cache: Any, beat: dict[str, Any]) -> None:
+        standbys = self._fresh_standbys(cache)
+        standbys[beat["identity"]] = beat
+        cache.set(STANDBY_KEY, standbys, timeout=self.ttl)
+        self._in_standbys = True
+
+    def _leave_standbys(self, cache: Any) -> None:
+        standbys = self._fresh_standbys(cache)
+        if standbys.pop(str(self.identity), None) is not None:
+            cache.set(STANDBY_KEY, standbys, timeout=self.ttl)
+        self._in_standbys = False
+
+    def _fresh_standbys(self, cache: Any) -> dict[str, Any]:
+        found = cache.get(STANDBY_KEY)
+        if not isinstance(found, dict):
+            return {}
+        now = _now()
+        return {
+            identity: beat
+            for identity, beat in found.items()
+            if isinstance(beat, dict)
+            and (now - datetime.fromisoformat(beat["published_at"])).total_seconds() <= self.ttl
+        }
 
     def _write(self, operation: Callable[[Any], object]) -> bool:
         try:
@@ -210,6 +359,6 @@ class StatusPublisher:
             connections.close_all()
             return False
         if self._failing:
-            logger.warning("Publishing the scheduler status to %r again.", self.cache_alias)
+            logger.info("Publishing the scheduler status to %r again.", self.cache_alias)
             self._failing = False
         return True
