@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from autosched.humanize import duration_words, short_span
 from autosched.models import PeriodicTask
@@ -211,11 +211,8 @@ def _runs(status: dict[str, Any]) -> SafeString:
     runs, errors = status.get("run_count", 0), status.get("error_count", 0)
     if not errors:
         return format_html("{}", runs)
-    return format_html(
-        '{} <span class="autosched-failing-text">{}</span>',
-        runs,
-        gettext("(%(errors)s failed)") % {"errors": errors},
-    )
+    failed = ngettext("(%(errors)d failed)", "(%(errors)d failed)", errors) % {"errors": errors}
+    return format_html('{} <span class="autosched-failing-text">{}</span>', runs, failed)
 
 
 def render_cells(

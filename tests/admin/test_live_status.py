@@ -167,7 +167,7 @@ def test_the_change_page_shows_the_last_error_with_its_traceback(
     assert traceback
     assert traceback.group(1).startswith("Traceback (most recent call last):")
     assert "raise RuntimeError(&quot;boom &lt;b&gt;&quot;)" in traceback.group(1)
-    assert "1 runs, 1 failed, 0 skipped" in content
+    assert "1 run(s), 1 failed, 0 skipped" in content
 
 
 def test_the_change_page_shows_the_recent_runs(admin_client: Client, task: PeriodicTask) -> None:
