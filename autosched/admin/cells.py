@@ -192,7 +192,9 @@ def _last_run(status: dict[str, Any], state: str, now: datetime) -> SafeString:
     else:
         line = format_html("{} {}", outcome, when) if outcome else when
         if duration:
-            line = format_html('{} <span class="autosched-small">({})</span>', line, duration)
+            line = format_html(
+                '{} <span class="autosched-small autosched-duration">({})</span>', line, duration
+            )
         parts.append(line)
     cells = task_cells(status, now)
     if cells["worker"]:

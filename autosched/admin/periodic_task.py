@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,11 @@ from autosched.models import PeriodicTask, RunOn
 
 if TYPE_CHECKING:
     from django.db.models import Field
+
+
+def breakable(text: str) -> SafeString:
+    """Escape ``text``, letting a narrow column break it after its dots and underscores."""
+    return SafeString(re.sub(r"([._])", r"\1<wbr>", str(escape(text))))
 
 
 @admin.register(PeriodicTask)
@@ -86,12 +92,11 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
             f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",
             args=[quote(task.pk)],
         )
-        parts = [format_html('<a href="{}" class="autosched-name">{}</a>', url, task.name)]
+        parts = [
+            format_html('<a href="{}" class="autosched-name">{}</a>', url, breakable(task.name))
+        ]
         if task.function != task.name:
-            # A dotted path breaks at its dots, where it must break at all.
-            dotted = SafeString(
-                "<wbr>.".join(str(escape(part)) for part in task.function.split("."))
-            )
+            dotted = breakable(task.function)
             parts.append(format_html('<div class="autosched-function">{}</div>', dotted))
         if not task.is_registered:
             parts.append(

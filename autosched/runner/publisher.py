@@ -7,14 +7,19 @@ the traceback of its last error, heard from the scheduler's run events.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import math
+import os
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from django.core.cache import caches
@@ -53,10 +58,27 @@ def _trim(text: str | None) -> str | None:
     return text[: ERROR_TEXT_LIMIT - 1] + "…"
 
 
+#: Frames of these directories, where every run starts, say nothing about a task's error.
+_CALLERS = (
+    str(Path(autosched.__file__).resolve().parent) + os.sep,
+    str(Path(asyncio.__file__).resolve().parent) + os.sep,
+    str(Path(concurrent.futures.__file__).resolve().parent) + os.sep,
+)
+
+
+def _own_frames(error: BaseException) -> TracebackType | None:
+    """Return the traceback of ``error`` from the first frame outside autosched and asyncio."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_CALLERS):
+        tb = tb.tb_next
+    return tb or error.__traceback__
+
+
 def trimmed_traceback(error: BaseException) -> str:
-    """Return the traceback of ``error``, its last lines only when it is long (the cause)."""
+    """Return the traceback of ``error``: from the task's own code, its last lines if long."""
     try:
-        lines = "".join(traceback.format_exception(error)).splitlines()
+        tb = _own_frames(error)
+        lines = "".join(traceback.format_exception(type(error), error, tb)).splitlines()
     except Exception:  # an exception whose __str__ raises: say what can be said
         lines = [f"{type(error).__name__} (its message cannot be shown)"]
     if len(lines) > TRACEBACK_LINES:
@@ -96,6 +118,7 @@ class StatusPublisher:
         ttl: float | None = None,
         every: float = 1.0,
         min_gap: float = 0.2,
+        settle: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.scheduler = scheduler
@@ -109,11 +132,14 @@ class StatusPublisher:
         # Runs may start and end thousands of times a second: they only mark the snapshot
         # dirty, and it is written at most once per ``min_gap``.
         self.min_gap = min_gap
+        #: Seconds a change waits before it is written, so that short runs show ended.
+        self.settle = settle
         self.published = 0  # tasks snapshots written so far
         self.beats = 0  # heartbeats written so far
         self.started_at = _now()
         self._clock = clock
         self._dirty = False
+        self._dirty_at = -math.inf  # when the snapshot became dirty (the loop's clock)
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -169,6 +195,7 @@ class StatusPublisher:
                 self._errors[task.name] = event.error if event.outcome != "ok" else None
                 self._changed.add(task.name)
         if not self._dirty:
+            self._dirty_at = self._clock()
             self._dirty = True
             self._wake.set()
 
@@ -202,18 +229,27 @@ class StatusPublisher:
         gap = self.min_gap if self._dirty else self.every
         return max(gap, self.COST_FACTOR * self._cost)
 
+    def _tasks_due(self, last_tasks: float) -> float:
+        """Return when the next tasks snapshot is due (the loop's clock)."""
+        due = last_tasks + self._tasks_gap()
+        if self._dirty:
+            # A moment after the change: a run that lasts a few milliseconds is then shown
+            # ended, not caught running by a snapshot taken as it started.
+            due = max(due, self._dirty_at + self.settle)
+        return due
+
     def _loop(self) -> None:
         last_beat = last_tasks = -math.inf
         while not self._stopping:
             now = self._clock()
-            if now >= last_tasks + self._tasks_gap():
+            if now >= self._tasks_due(last_tasks):
                 last_tasks = last_beat = now
                 self.publish()
             elif now >= last_beat + self.every:
                 last_beat = now
                 self.publish_heartbeat()
             else:
-                wait = min(last_beat + self.every, last_tasks + self._tasks_gap()) - now
+                wait = min(last_beat + self.every, self._tasks_due(last_tasks)) - now
                 self._wake.wait(wait)
                 self._wake.clear()
         if self._published_as_active:

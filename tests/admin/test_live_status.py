@@ -166,6 +166,7 @@ def test_the_change_page_shows_the_last_error_with_its_traceback(
     traceback = re.search(r'<pre class="autosched-traceback">(.*?)</pre>', content, re.S)
     assert traceback
     assert traceback.group(1).startswith("Traceback (most recent call last):")
+    assert "autosched/scheduler" not in traceback.group(1)  # from the task's own frame
     assert "raise RuntimeError(&quot;boom &lt;b&gt;&quot;)" in traceback.group(1)
     assert "1 run(s), 1 failed, 0 skipped" in content
 

@@ -352,6 +352,46 @@ async def test_the_last_errors_traceback_is_published_trimmed(
     assert len(traceback.splitlines()) == TRACEBACK_LINES + 1
 
 
+async def test_a_traceback_starts_at_the_tasks_own_code(
+    publisher: StatusPublisher, scheduler: Scheduler
+) -> None:
+    scheduler.add_listener(publisher._on_run)
+    scheduler.add_task("failing", fail_here, 60)
+    await scheduler.run_task(scheduler.tasks["failing"])
+    publisher.publish()
+    published = read_runs("failing")
+    assert published is not None
+    lines = published["traceback"].splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[1].endswith("in fail_here")  # not autosched's, nor asyncio's, frames
+    assert lines[-1] == "KeyError: 'here'"
+
+
+def fail_here() -> None:
+    raise KeyError("here")
+
+
+async def test_a_short_run_is_not_caught_running(scheduler: Scheduler) -> None:
+    written: list[bool] = []
+    publisher = StatusPublisher(scheduler, every=3600, min_gap=0.0, settle=0.5)
+    original = publisher.tasks_status
+
+    def spy() -> dict[str, dict[str, Any]]:
+        tasks = original()
+        written.append(tasks["alpha"]["running"])
+        return tasks
+
+    publisher.tasks_status = spy  # type: ignore[method-assign]
+    publisher.start()
+    try:
+        wait_until(lambda: publisher.published == 1, "the first snapshot")
+        await scheduler.run_task(scheduler.tasks["alpha"])  # starts and ends well within 0.5 s
+        wait_until(lambda: publisher.published == 2, "the run's snapshot")
+    finally:
+        publisher.stop()
+    assert written[:2] == [False, False]
+
+
 def test_a_traceback_of_an_exception_that_cannot_be_said_is_still_a_text() -> None:
     class Unsayable(Exception):
         def __str__(self) -> str:
