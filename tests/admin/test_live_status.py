@@ -524,3 +524,17 @@ def test_the_outcome_filter_finds_failing_running_and_never_run_tasks(
     assert "By outcome" in content
     for choice in ("Failing", "Running", "Never ran"):
         assert f">{choice}</a>" in content
+
+
+def test_the_banner_comes_after_the_object_tools(admin_client: Client, task: PeriodicTask) -> None:
+    # On Django 5.2 the tools float up from where they are: before the banner they sat on it.
+    for url in (CHANGELIST, change_url(task)):
+        content = admin_client.get(url).content.decode()
+        assert content.index('<ul class="object-tools">') < content.index('id="autosched-banner"')
+
+
+def test_the_action_button_says_apply(admin_client: Client, task: PeriodicTask) -> None:
+    content = admin_client.get(CHANGELIST).content.decode()
+    assert re.search(r'<button type="submit" class="button" title="[^"]+" name="index"', content)
+    assert ">Apply</button>" in content
+    assert ">Run</button>" not in content

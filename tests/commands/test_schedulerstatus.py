@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, load_command_class
 
 from autosched import status as status_module
 from autosched.runner.identity import Identity
@@ -123,3 +123,10 @@ def test_a_snapshot_older_than_the_ttl_exits_1(
     with pytest.raises(CommandError) as info:
         status_command()
     assert info.value.returncode == 1
+
+
+@pytest.mark.parametrize("name", ["schedulerstatus", "runscheduler"])
+def test_the_help_is_said_when_asked(name: str) -> None:
+    command = load_command_class("autosched", name)
+    text = command.create_parser("manage.py", name).format_help()
+    assert "AUTOSCHED_" in text
