@@ -7,19 +7,12 @@ the traceback of its last error, heard from the scheduler's run events.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
 import math
-import os
 import threading
 import time
-import traceback
-from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from django.core.cache import caches
@@ -28,66 +21,17 @@ from django.db import connections
 import autosched
 from autosched.conf import conf, valid_status_ttl
 from autosched.runner.identity import Identity
+from autosched.runner.recent_runs import RecentRuns, trim
 from autosched.scheduler import RunEvent, Scheduler
-from autosched.status import (
-    ERROR_TEXT_LIMIT,
-    LAST_KNOWN_TTL,
-    RECENT_RUNS,
-    STANDBY_KEY,
-    STATUS_KEY,
-    TASKS_KEY,
-    runs_key,
-)
+from autosched.status import LAST_KNOWN_TTL, STANDBY_KEY, STATUS_KEY, TASKS_KEY
 
-__all__ = ["StatusPublisher", "trimmed_traceback"]
+__all__ = ["StatusPublisher"]
 
 logger = logging.getLogger("autosched")
-
-#: The most lines and characters of a traceback kept for the task page.
-TRACEBACK_LINES = 60
-TRACEBACK_CHARS = 6_000
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _trim(text: str | None) -> str | None:
-    if text is None or len(text) <= ERROR_TEXT_LIMIT:
-        return text
-    return text[: ERROR_TEXT_LIMIT - 1] + "…"
-
-
-#: Frames of these directories, where every run starts, say nothing about a task's error.
-_CALLERS = (
-    str(Path(autosched.__file__).resolve().parent) + os.sep,
-    str(Path(asyncio.__file__).resolve().parent) + os.sep,
-    str(Path(concurrent.futures.__file__).resolve().parent) + os.sep,
-)
-
-
-def _own_frames(error: BaseException) -> TracebackType | None:
-    """Return the traceback of ``error`` from the first frame outside autosched and asyncio."""
-    tb = error.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_CALLERS):
-        tb = tb.tb_next
-    return tb or error.__traceback__
-
-
-def trimmed_traceback(error: BaseException) -> str:
-    """Return the traceback of ``error``: from the task's own code, its last lines if long."""
-    try:
-        tb = _own_frames(error)
-        lines = "".join(traceback.format_exception(type(error), error, tb)).splitlines()
-    except Exception:  # an exception whose __str__ raises: say what can be said
-        lines = [f"{type(error).__name__} (its message cannot be shown)"]
-    if len(lines) > TRACEBACK_LINES:
-        left_out = len(lines) - TRACEBACK_LINES
-        lines = [f"… ({left_out} lines left out)", *lines[-TRACEBACK_LINES:]]
-    text = "\n".join(lines)
-    if len(text) > TRACEBACK_CHARS:
-        text = "…" + text[-(TRACEBACK_CHARS - 1) :]
-    return text
 
 
 class StatusPublisher:
@@ -150,11 +94,8 @@ class StatusPublisher:
         self._was_active = False
         self._published_as_active = False  # tasks written since this process became active
         self._in_standbys = False  # listed in the standbys' directory
-        # Heard on the loop thread, read by the publishing thread: guarded by one lock.
-        self._lock = threading.Lock()
-        self._runs: dict[str, deque[dict[str, Any]]] = {}
-        self._errors: dict[str, BaseException | None] = {}
-        self._changed: set[str] = set()  # tasks whose runs changed since they were written
+        #: The last runs of each task, heard from the scheduler's run events.
+        self.recent = RecentRuns()
 
     def start(self) -> None:
         """Publish now and every second from a background thread, until ``stop()``."""
@@ -178,22 +119,8 @@ class StatusPublisher:
 
     def _on_run(self, event: RunEvent) -> None:
         # Runs on the loop thread: note the run, flag the change; waking the thread once is
-        # enough. Formatting a traceback waits for the publishing thread.
-        if event.kind == "finished":
-            task = event.task
-            run = {
-                "started_at": task.last_run.isoformat() if task.last_run else None,
-                "duration": event.duration,
-                "outcome": event.outcome,
-                "error": None if event.outcome == "ok" else _trim(task.last_error),
-            }
-            with self._lock:
-                runs = self._runs.get(task.name)
-                if runs is None:
-                    runs = self._runs[task.name] = deque(maxlen=RECENT_RUNS)
-                runs.appendleft(run)
-                self._errors[task.name] = event.error if event.outcome != "ok" else None
-                self._changed.add(task.name)
+        # enough.
+        self.recent.heard(event)
         if not self._dirty:
             self._dirty_at = self._clock()
             self._dirty = True
@@ -201,29 +128,7 @@ class StatusPublisher:
 
     def recent_runs(self, name: str) -> list[dict[str, Any]]:
         """Return the last runs of task ``name`` heard by this publisher, newest first."""
-        with self._lock:
-            return list(self._runs.get(name, ()))
-
-    def _runs_to_write(self, names: Mapping[str, object]) -> dict[str, dict[str, Any]]:
-        """Return the runs records of the tasks whose runs changed, by cache key."""
-        with self._lock:
-            for gone in self._runs.keys() - names.keys():  # removed from the scheduler
-                del self._runs[gone]
-                self._errors.pop(gone, None)
-            changed, self._changed = self._changed & names.keys(), set()
-            records = {
-                name: (list(self._runs[name]), self._errors.pop(name, None)) for name in changed
-            }
-        published_at = _now().isoformat()
-        return {
-            runs_key(name): {
-                "name": name,
-                "published_at": published_at,
-                "runs": runs,
-                "traceback": None if error is None else trimmed_traceback(error),
-            }
-            for name, (runs, error) in records.items()
-        }
+        return self.recent.of(name)
 
     def _tasks_gap(self) -> float:
         gap = self.min_gap if self._dirty else self.every
@@ -289,7 +194,7 @@ class StatusPublisher:
         self._dirty = False  # before reading, so a run ending meanwhile marks it again
         tasks = self.scheduler.get_all_tasks_status()
         for status in tasks.values():
-            status["last_error"] = _trim(status.get("last_error"))
+            status["last_error"] = trim(status.get("last_error"))
         self._counts = (len(tasks), sum(1 for status in tasks.values() if status["enabled"]))
         return tasks
 
@@ -316,7 +221,7 @@ class StatusPublisher:
             "pid": self.identity.pid,
             "tasks": statuses,
         }
-        runs = self._runs_to_write(statuses)
+        runs = self.recent.to_write(statuses)
 
         def write(cache: Any) -> None:
             cache.set(TASKS_KEY, tasks, timeout=LAST_KNOWN_TTL)
@@ -328,8 +233,7 @@ class StatusPublisher:
             self._tasks_at = published_at
             self._published_as_active = True
         else:
-            with self._lock:  # written next time instead
-                self._changed.update(record["name"] for record in runs.values())
+            self.recent.write_again(runs)  # written next time instead
         self._cost = time.perf_counter() - began
 
     def publish_heartbeat(self) -> None:

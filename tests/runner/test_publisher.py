@@ -17,11 +17,11 @@ from django.core.cache.backends.filebased import FileBasedCache
 
 import autosched
 from autosched.runner.identity import Identity
-from autosched.runner.publisher import TRACEBACK_LINES, StatusPublisher, trimmed_traceback
+from autosched.runner.publisher import StatusPublisher
+from autosched.runner.recent_runs import TRACEBACK_LINES
 from autosched.scheduler import RunEvent, Scheduler
 from autosched.status import (
     LAST_KNOWN_TTL,
-    RECENT_RUNS,
     STATUS_KEY,
     TASKS_KEY,
     read_runs,
@@ -296,24 +296,6 @@ def finish(publisher: StatusPublisher, task: Any, outcome: Any, error: Any = Non
     publisher._on_run(RunEvent("finished", task, outcome, 0.25, error))
 
 
-def test_the_last_20_runs_of_each_task_are_kept_newest_first(
-    publisher: StatusPublisher, scheduler: Scheduler
-) -> None:
-    task = scheduler.tasks["alpha"]
-    for number in range(25):
-        failed = number % 2 == 0
-        finish(publisher, task, "error" if failed else "ok", KeyError(number) if failed else None)
-    runs = publisher.recent_runs("alpha")
-    assert len(runs) == RECENT_RUNS == 20
-    assert runs[0] == {
-        "started_at": task.last_run.isoformat(),
-        "duration": 0.25,
-        "outcome": "error",
-        "error": "KeyError: 24",
-    }
-    assert runs[1]["error"] is None
-
-
 def test_recent_runs_are_published_when_they_change(
     publisher: StatusPublisher, scheduler: Scheduler
 ) -> None:
@@ -390,23 +372,6 @@ async def test_a_short_run_is_not_caught_running(scheduler: Scheduler) -> None:
     finally:
         publisher.stop()
     assert written[:2] == [False, False]
-
-
-def test_a_traceback_of_an_exception_that_cannot_be_said_is_still_a_text() -> None:
-    class Unsayable(Exception):
-        def __str__(self) -> str:
-            raise RuntimeError("no")
-
-    assert "Unsayable" in trimmed_traceback(Unsayable())
-
-
-def test_the_runs_of_a_removed_task_are_forgotten(
-    publisher: StatusPublisher, scheduler: Scheduler
-) -> None:
-    finish(publisher, scheduler.tasks["beta"], "ok")
-    scheduler.remove_task("beta")
-    publisher.publish()
-    assert publisher.recent_runs("beta") == []
 
 
 def test_a_large_schedule_is_snapshotted_less_often_than_the_heartbeat(
