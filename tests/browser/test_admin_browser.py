@@ -250,7 +250,7 @@ def set_kwargs(page: Any, project: Project, task: str, kwargs: str) -> None:
     """Give a task keyword arguments through its page, and go back to the list."""
     from playwright.sync_api import expect
 
-    page.locator(f"#result_list a.autosched-name:text-is('{TASKS}{task}')").click()
+    page.locator("#result_list").get_by_role("link", name=f"{TASKS}{task}", exact=True).click()
     page.fill("#id_kwargs", kwargs)
     page.click('input[name="_save"]')
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")

@@ -1,11 +1,14 @@
 // Refresh the scheduler banner and the status cells from the admin's status view, and count
 // the times in them down (or up) every second in between. Only the tasks on the page are
-// asked for. While a saved edit is not yet applied by the scheduler, poll every 250 ms.
+// asked for. While a saved edit is not yet applied by the scheduler, poll every 250 ms (for
+// ten seconds at most: a scheduler with a huge schedule writes its tasks' status less often).
 "use strict";
 (function () {
   const SIZES = [86400, 3600, 60, 1];
   let config = {units: ["d", "h", "min", "s"], pollMs: 2000, fastPollMs: 250, unavailable: "%(error)s"};
   let skew = 0; // the server's clock minus ours, in ms
+  const FAST_FOR_MS = 10000;
+  const loadedAt = Date.now();
 
   // The same words as autosched.humanize.short_span: the two largest units, "0 s" at zero.
   function span(seconds) {
@@ -35,7 +38,8 @@
   }
 
   function pending() {
-    return document.querySelector(".autosched-cell.autosched-pending") !== null;
+    return Date.now() - loadedAt < FAST_FOR_MS &&
+      document.querySelector(".autosched-cell.autosched-pending") !== null;
   }
 
   function showBanner(text, state) {
