@@ -174,32 +174,13 @@ def _outcome(status: dict[str, Any], state: str) -> SafeString:
 
 def _last_run(status: dict[str, Any], state: str, now: datetime) -> SafeString:
     last_run = _parse(status.get("last_run"))
-    if last_run is None:
-        return format_html('<span class="autosched-muted">{}</span>', gettext("never"))
-    when = _html(gettext("%(span)s ago"), span=_time(last_run, "ago", now))
-    outcome = _outcome(status, state)
-    duration = duration_words(status.get("last_duration"))
-    parts: list[SafeString] = []
-    if status.get("running"):
-        parts.append(_html(gettext("started %(when)s"), when=when))
-        if outcome:
-            parts.append(
-                format_html(
-                    '<div class="autosched-small">{}</div>',
-                    _html(gettext("previous run: %(outcome)s"), outcome=outcome),
-                )
-            )
-    else:
-        line = format_html("{} {}", outcome, when) if outcome else when
-        if duration:
-            line = format_html(
-                '{} <span class="autosched-small autosched-duration">({})</span>', line, duration
-            )
-        parts.append(line)
     cells = task_cells(status, now)
-    if cells["worker"]:
-        parts.append(format_html('<span class="autosched-small"> {}</span>', cells["worker"]))
-    if status.get("last_outcome") != "ok" and (error := status.get("last_error")):
+    parts: list[SafeString] = []
+    if last_run is None:
+        parts.append(format_html('<span class="autosched-muted">{}</span>', gettext("never")))
+    else:
+        parts.extend(_when_and_outcome(status, state, last_run, now, cells["worker"]))
+    if status.get("last_outcome") not in (None, "ok") and (error := status.get("last_error")):
         parts.append(format_html('<div class="autosched-error-text">{}</div>', error))
     if cells["enqueue"]:
         failed = " autosched-failing" if status.get("enqueue_outcome") == "error" else ""
@@ -207,6 +188,31 @@ def _last_run(status: dict[str, Any], state: str, now: datetime) -> SafeString:
             format_html('<div class="autosched-small{}">{}</div>', failed, cells["enqueue"])
         )
     return mark_safe("".join(parts))
+
+
+def _when_and_outcome(
+    status: dict[str, Any], state: str, last_run: datetime, now: datetime, place: str
+) -> list[SafeString]:
+    when = _html(gettext("%(span)s ago"), span=_time(last_run, "ago", now))
+    outcome = _outcome(status, state)
+    if status.get("running"):
+        parts = [_html(gettext("started %(when)s"), when=when)]
+        if outcome:
+            parts.append(
+                format_html(
+                    '<div class="autosched-small">{}</div>',
+                    _html(gettext("previous run: %(outcome)s"), outcome=outcome),
+                )
+            )
+        return parts
+    line = format_html("{} {}", outcome, when) if outcome else when
+    if duration := duration_words(status.get("last_duration")):
+        line = format_html(
+            '{} <span class="autosched-small autosched-duration">({})</span>', line, duration
+        )
+    if place:
+        line = format_html('{} <span class="autosched-small">{}</span>', line, place)
+    return [line]
 
 
 def _runs(status: dict[str, Any]) -> SafeString:
