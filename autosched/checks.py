@@ -12,41 +12,50 @@ from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.checks import CheckMessage, Error, Warning
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from autosched import conf as settings_module
-from autosched.conf import PREFIX, Settings, conf
+from autosched.conf import MARGIN_SHARE, PREFIX, Settings, conf
 
-#: (id, setting, its validator, hint) for the settings each checked on its own.
-_SINGLE: tuple[tuple[str, str, Callable[[object], object], str], ...] = (
+#: (id, setting, its validator, message, hint) for the settings each checked on its own. The
+#: validators (autosched.conf) decide; the messages say the same as theirs, translatably.
+_SINGLE: tuple[tuple[str, str, Callable[[object], object], Promise, Promise], ...] = (
     (
         "autosched.E001",
         "SYNC_INTERVAL",
         settings_module.valid_sync_interval,
-        "Set it to e.g. 0.5, or remove it to use the default (0.5).",
+        _("AUTOSCHED_SYNC_INTERVAL must be a number of seconds from 0.01 to 30, not %(value)s."),
+        _("Set it to e.g. 0.5, or remove it to use the default (0.5)."),
     ),
     (
         "autosched.E002",
         "GRACE_PERIOD",
         settings_module.valid_grace_period,
-        "Set it to e.g. 10.0, or remove it to use the default (10.0).",
+        _("AUTOSCHED_GRACE_PERIOD must be a number of seconds >= 0, not %(value)s."),
+        _("Set it to e.g. 10.0, or remove it to use the default (10.0)."),
     ),
     (
         "autosched.E003",
         "MAX_WORKERS",
         settings_module.valid_max_workers,
-        "Set it to e.g. 32, or remove it to use the default (32).",
+        _("AUTOSCHED_MAX_WORKERS must be a positive integer, not %(value)s."),
+        _("Set it to e.g. 32, or remove it to use the default (32)."),
     ),
     (
         "autosched.E004",
         "STATUS_TTL",
         settings_module.valid_status_ttl,
-        "Set it to e.g. 5.0, or remove it to use the default (5.0).",
+        _("AUTOSCHED_STATUS_TTL must be a positive number of seconds, not %(value)s."),
+        _("Set it to e.g. 5.0, or remove it to use the default (5.0)."),
     ),
     (
         "autosched.E007",
         "MISSED_SLOT_GRACE",
         settings_module.valid_missed_slot_grace,
-        "Set it to e.g. 60 (runs may then repeat once), or remove it to use the default (0).",
+        _("AUTOSCHED_MISSED_SLOT_GRACE must be a number of seconds >= 0, not %(value)s."),
+        _("Set it to e.g. 60 (runs may then repeat once), or remove it to use the default (0)."),
     ),
 )
 
@@ -56,18 +65,29 @@ def check_settings(
 ) -> list[CheckMessage]:
     """Report ``AUTOSCHED_*`` settings of the wrong type or range, and unknown ones."""
     messages: list[CheckMessage] = []
-    for check_id, name, validator, hint in _SINGLE:
+    for check_id, name, validator, message, hint in _SINGLE:
+        value = getattr(conf, name)
         try:
-            validator(getattr(conf, name))
-        except (TypeError, ValueError) as exc:
-            messages.append(Error(str(exc), hint=hint, id=check_id))
+            validator(value)
+        except (TypeError, ValueError):
+            messages.append(
+                Error(str(message) % {"value": repr(value)}, hint=str(hint), id=check_id)
+            )
     try:
         settings_module.valid_lease(conf.LEASE_TTL, conf.LEASE_RENEW)
-    except ValueError as exc:
+    except ValueError:
         messages.append(
             Error(
-                str(exc),
-                hint="Renew well before expiry, e.g. TTL 10 and RENEW 2 (the defaults).",
+                gettext(
+                    "AUTOSCHED_LEASE_RENEW (%(renew)s) must be a number of seconds above 0 and "
+                    "below %(share)s of AUTOSCHED_LEASE_TTL (%(ttl)s)."
+                )
+                % {
+                    "renew": repr(conf.LEASE_RENEW),
+                    "ttl": repr(conf.LEASE_TTL),
+                    "share": f"{1 - MARGIN_SHARE:.0%}",
+                },
+                hint=gettext("Renew well before expiry, e.g. TTL 10 and RENEW 2 (the defaults)."),
                 id="autosched.E006",
             )
         )
@@ -86,12 +106,15 @@ def _check_unknown_settings() -> list[CheckMessage]:
         # Compare without the shared prefix, which would make every name look close.
         suffixes = [known_name.removeprefix(PREFIX) for known_name in known]
         close = difflib.get_close_matches(name.removeprefix(PREFIX), suffixes, n=1)
-        hint = (
-            f"Did you mean {PREFIX}{close[0]}?" if close else f"Known settings: {', '.join(known)}."
-        )
+        if close:
+            hint = gettext("Did you mean %(setting)s?") % {"setting": PREFIX + close[0]}
+        else:
+            hint = gettext("Known settings: %(settings)s.") % {"settings": ", ".join(known)}
         messages.append(
             Warning(
-                f"Unknown setting {name}; autosched ignores it.", hint=hint, id="autosched.W001"
+                gettext("Unknown setting %(setting)s; autosched ignores it.") % {"setting": name},
+                hint=hint,
+                id="autosched.W001",
             )
         )
     return messages
@@ -104,19 +127,26 @@ def _check_status_cache() -> list[CheckMessage]:
     if alias not in django_settings.CACHES:
         return [
             Error(
-                f"AUTOSCHED_STATUS_CACHE names the cache {alias!r}, which is not in CACHES.",
-                hint=f"Use one of {', '.join(map(repr, django_settings.CACHES))}.",
+                gettext("AUTOSCHED_STATUS_CACHE names the cache %(alias)r, which is not in CACHES.")
+                % {"alias": alias},
+                hint=gettext("Use one of %(aliases)s.")
+                % {"aliases": ", ".join(map(repr, django_settings.CACHES))},
                 id="autosched.E005",
             )
         ]
     if isinstance(caches[alias], LocMemCache | DummyCache):
         return [
             Warning(
-                f"The status cache {alias!r} ({type(caches[alias]).__name__}) is not shared "
-                "between processes, so the admin and schedulerstatus never see the live status "
-                "that runscheduler publishes.",
-                hint="Point AUTOSCHED_STATUS_CACHE at a cache shared across processes: "
-                "Redis, Memcached, DatabaseCache or FileBasedCache.",
+                gettext(
+                    "The status cache %(alias)r (%(backend)s) is not shared between processes, "
+                    "so the admin and schedulerstatus never see the live status that "
+                    "runscheduler publishes."
+                )
+                % {"alias": alias, "backend": type(caches[alias]).__name__},
+                hint=gettext(
+                    "Point AUTOSCHED_STATUS_CACHE at a cache shared across processes: Redis, "
+                    "Memcached, DatabaseCache or FileBasedCache."
+                ),
                 id="autosched.W002",
             )
         ]

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 __all__ = ["format_interval", "format_offset", "parse_interval", "parse_offset"]
 
 _UNIT_SECONDS = {
@@ -31,8 +34,9 @@ _UNIT_SECONDS = {
 }
 _PART = re.compile(r"\s*(\d+)\s*([a-z]+)\s*")
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
-INTERVAL_EXAMPLES = '"90", "90s", "15m", "1h 30m" or "2d"'
-OFFSET_EXAMPLES = '"03:00" (3 hours), "0:15:00" (15 minutes) or "900" (seconds)'
+#: What an operator may type, said in the language active when shown (lazy).
+INTERVAL_EXAMPLES = _('"90", "90s", "15m", "1h 30m" or "2d"')
+OFFSET_EXAMPLES = _('"03:00" (3 hours), "0:15:00" (15 minutes) or "900" (seconds)')
 
 
 def parse_interval(text: str) -> int:
@@ -49,7 +53,10 @@ def parse_interval(text: str) -> int:
     else:
         if position == len(cleaned) and position:
             return total
-    raise ValueError(f"{text!r} is not a span of time: write e.g. {INTERVAL_EXAMPLES}.")
+    raise ValueError(
+        gettext("%(text)r is not a span of time: write e.g. %(examples)s.")
+        % {"text": text, "examples": INTERVAL_EXAMPLES}
+    )
 
 
 def parse_offset(text: str) -> int:
@@ -63,7 +70,10 @@ def parse_offset(text: str) -> int:
     try:
         return parse_interval(cleaned)
     except ValueError:
-        raise ValueError(f"{text!r} is not an offset: write e.g. {OFFSET_EXAMPLES}.") from None
+        raise ValueError(
+            gettext("%(text)r is not an offset: write e.g. %(examples)s.")
+            % {"text": text, "examples": OFFSET_EXAMPLES}
+        ) from None
 
 
 def format_interval(seconds: int) -> str:

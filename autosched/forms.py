@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.utils.functional import lazy
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from autosched.durations import (
@@ -22,26 +25,48 @@ from autosched.worker import backend_aliases
 
 TARGET_FIELDS = ("run_on", "tasks_backend", "queue_name", "priority")
 
+
+def _say(message: Any, **params: Any) -> str:
+    """Return ``message % params`` lazily, so it is said in the language active when shown."""
+    return lazy(lambda: str(message) % {k: str(v) for k, v in params.items()}, str)()
+
+
 if TYPE_CHECKING:
     _ModelForm = forms.ModelForm[PeriodicTask]
 else:  # Django's classes are not subscriptable at run time without django-stubs-ext.
     _ModelForm = forms.ModelForm
 
 
-class _TypedSpanField(forms.IntegerField):
-    """Seconds typed in words, parsed by ``parse`` and shown back by ``show``."""
+class IntervalField(forms.IntegerField):
+    """Seconds typed as "90", "90s", "15m", "1h 30m" or "2d", and shown back that way."""
 
     widget = forms.TextInput
-    examples = ""
-    lowest = 1  # the smallest value shown in words; others are shown as they are
+    default_error_messages = {  # noqa: RUF012 - Django's own pattern for error messages
+        "invalid": _say(_("Enter a span of time, e.g. %(examples)s."), examples=INTERVAL_EXAMPLES),
+        "min_value": _say(
+            _("Enter at least 1 second, e.g. %(examples)s."), examples=INTERVAL_EXAMPLES
+        ),
+        "max_value": _say(
+            _("Enter at most one year (365d, that is 31536000 seconds), e.g. %(examples)s."),
+            examples=INTERVAL_EXAMPLES,
+        ),
+    }
 
-    @staticmethod
-    def parse(text: str) -> int:
-        raise NotImplementedError
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_INTERVAL_SECONDS)
+        kwargs.setdefault(
+            "help_text", _say(_("For example %(examples)s."), examples=INTERVAL_EXAMPLES)
+        )
+        super().__init__(**kwargs)
 
-    @staticmethod
-    def show(seconds: int) -> str:
-        raise NotImplementedError
+    def parse(self, text: str) -> int:
+        """Return the seconds ``text`` says, or raise ValueError."""
+        return parse_interval(text)
+
+    def format(self, seconds: int) -> str:
+        """Say ``seconds`` the way ``parse`` reads it."""
+        return format_interval(seconds)
 
     def to_python(self, value: Any) -> int | None:
         if value in self.empty_values:
@@ -51,43 +76,54 @@ class _TypedSpanField(forms.IntegerField):
         try:
             return self.parse(str(value))
         except ValueError:
-            raise forms.ValidationError(
-                self.error_messages["invalid"], code="invalid", params={"examples": self.examples}
-            ) from None
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 
     def prepare_value(self, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool) and value >= self.lowest:
-            return self.show(value)
+        # Shown back in the style typed: "15m", whether the row's value or a posted "900"
+        # shown again for another field's error. What does not parse is shown as typed.
+        if isinstance(value, str):
+            try:
+                value = self.parse(value)
+            except ValueError:
+                return value
+        if isinstance(value, int) and not isinstance(value, bool) and value >= self.min_seconds:
+            return self.format(value)
         return value
 
-
-class IntervalField(_TypedSpanField):
-    """Seconds typed as "90", "90s", "15m", "1h 30m" or "2d", and shown back that way."""
-
-    default_error_messages = {  # noqa: RUF012 - Django's own pattern for error messages
-        "invalid": _("Enter a span of time, e.g. %(examples)s."),
-    }
-    examples = INTERVAL_EXAMPLES
-    parse = staticmethod(parse_interval)
-    show = staticmethod(format_interval)
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_INTERVAL_SECONDS)
-        kwargs.setdefault("help_text", _('For example "90", "90s", "15m", "1h 30m" or "2d".'))
-        super().__init__(**kwargs)
+    #: The least value shown in words; below it (0 for an interval), shown as it is.
+    min_seconds = 1
 
 
-class OffsetField(_TypedSpanField):
+class ScheduleInput(forms.TextInput):
+    """The list's interval input, with the row's schedule in words under it."""
+
+    def __init__(self, words: str = "", attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"size": 7, "class": "autosched-interval", **(attrs or {})})
+        self.words = words
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"].setdefault("aria-label", str(_("Interval")))
+        return context
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> SafeString:
+        """Render the input, then the words."""
+        rendered = super().render(name, value, attrs, renderer)
+        if not self.words:
+            return rendered
+        return format_html('{}<div class="autosched-words">{}</div>', rendered, self.words)
+
+
+class OffsetField(IntervalField):
     """An offset typed as a time ("03:00", "0:15:00") or in seconds ("900"); empty: spread."""
 
     default_error_messages = {  # noqa: RUF012 - Django's own pattern for error messages
-        "invalid": _("Enter a time or seconds, e.g. %(examples)s."),
+        "invalid": _say(_("Enter a time or seconds, e.g. %(examples)s."), examples=OFFSET_EXAMPLES),
+        "max_value": _say(
+            _("Enter an offset below the interval, e.g. %(examples)s."), examples=OFFSET_EXAMPLES
+        ),
     }
-    examples = OFFSET_EXAMPLES
-    lowest = 0
-    parse = staticmethod(parse_offset)
-    show = staticmethod(format_offset)
+    min_seconds = 0
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 0)
@@ -103,20 +139,28 @@ class OffsetField(_TypedSpanField):
         )
         super().__init__(**kwargs)
 
+    def parse(self, text: str) -> int:
+        """Return the seconds of an offset ``text``, or raise ValueError."""
+        return parse_offset(text)
+
+    def format(self, seconds: int) -> str:
+        """Say an offset as a time: "03:00"."""
+        return format_offset(seconds)
+
 
 class PeriodicTaskForm(_ModelForm):
     """Edit a periodic task, choosing its function from the registry."""
 
     function = forms.ChoiceField(
-        label=_("function"),
+        label=_("Function"),
         help_text=_(
             "Only functions registered in code with @autosched.register are offered. "
             "A task whose function is no longer registered is skipped by the scheduler."
         ),
     )
 
-    interval_seconds = IntervalField(label=_("interval"))
-    offset_seconds = OffsetField(label=_("offset"))
+    interval_seconds = IntervalField(label=_("Interval"))
+    offset_seconds = OffsetField(label=_("Offset"))
 
     class Meta:
         model = PeriodicTask
@@ -142,7 +186,9 @@ class PeriodicTaskForm(_ModelForm):
         if current and current not in registry:
             # Show what the row holds so the operator sees it; the model still refuses to
             # save it until another function is chosen.
-            choices.insert(1, (current, f"{current} (⚠ not registered)"))
+            choices.insert(
+                1, (current, _say(_("%(function)s (⚠ not registered)"), function=current))
+            )
         function = self.fields["function"]
         assert isinstance(function, forms.ChoiceField)
         function.choices = choices

@@ -1,19 +1,68 @@
-"""Spans of time in words: intervals ("every 5 minutes"), ages ("3 min 5 s"), durations."""
+"""Spans of time in words: intervals ("every 5 minutes"), ages ("3 min 5 s"), durations.
+
+Every word goes through Django's translation machinery, in the language active when the
+function is called: the admin's (the request's), or ``LANGUAGE_CODE`` in the commands.
+"""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["duration_words", "humanize_interval", "short_span"]
+from django.utils.formats import number_format
+from django.utils.translation import gettext, ngettext, pgettext
 
-#: The one table of units: (seconds, word, short word), largest first.
-UNITS = ((86_400, "day", "d"), (3_600, "hour", "h"), (60, "minute", "min"), (1, "second", "s"))
+__all__ = [
+    "ago",
+    "duration_words",
+    "humanize_interval",
+    "in_span",
+    "schedule_words",
+    "short_span",
+    "span_units",
+]
+
+#: The one table of unit sizes, largest first: days, hours, minutes, seconds.
+UNIT_SECONDS = (86_400, 3_600, 60, 1)
+
+
+def _every_one(index: int) -> str:
+    """Say "every day", "every hour", "every minute" or "every second"."""
+    if index == 0:
+        return gettext("every day")
+    if index == 1:
+        return gettext("every hour")
+    if index == 2:
+        return gettext("every minute")
+    return gettext("every second")
+
+
+def _counted(count: int, index: int) -> str:
+    """Say ``count`` units in full words: "2 days", "1 hour", "5 minutes", "30 seconds"."""
+    if index == 0:
+        text = ngettext("%(count)d day", "%(count)d days", count)
+    elif index == 1:
+        text = ngettext("%(count)d hour", "%(count)d hours", count)
+    elif index == 2:
+        text = ngettext("%(count)d minute", "%(count)d minutes", count)
+    else:
+        text = ngettext("%(count)d second", "%(count)d seconds", count)
+    return text % {"count": count}
+
+
+def span_units() -> tuple[str, str, str, str]:
+    """Return the short unit words, largest first: ("d", "h", "min", "s") in English."""
+    return (
+        pgettext("abbreviation of days", "d"),
+        pgettext("abbreviation of hours", "h"),
+        pgettext("abbreviation of minutes", "min"),
+        pgettext("abbreviation of seconds", "s"),
+    )
 
 
 def _parts(seconds: int) -> list[tuple[int, int]]:
-    """Split whole ``seconds`` into (count, index into UNITS), largest unit first, no zeros."""
+    """Split whole ``seconds`` into (count, unit index), largest unit first, no zeros."""
     parts = []
-    for index, (size, _, _) in enumerate(UNITS):
+    for index, size in enumerate(UNIT_SECONDS):
         count, seconds = divmod(seconds, size)
         if count:
             parts.append((count, index))
@@ -31,19 +80,28 @@ def humanize_interval(seconds: int) -> str:
         raise ValueError(f"interval must be a positive integer of seconds, not {seconds!r}")
     parts = _parts(seconds)
     if len(parts) == 1 and parts[0][0] == 1:
-        return f"every {UNITS[parts[0][1]][1]}"
-    words = " ".join(
-        f"{count} {UNITS[index][1]}{'' if count == 1 else 's'}" for count, index in parts
-    )
-    return f"every {words}"
+        return _every_one(parts[0][1])
+    words = " ".join(_counted(count, index) for count, index in parts)
+    return gettext("every %(span)s") % {"span": words}
 
 
 def short_span(seconds: float) -> str:
     """Say a span in its two largest units, e.g. 42 -> "42 s", 3725 -> "1 h 2 min"."""
     whole = max(0, math.floor(seconds + 0.5))
+    units = span_units()
     if whole == 0:
-        return "0 s"
-    return " ".join(f"{count} {UNITS[index][2]}" for count, index in _parts(whole)[:2])
+        return f"0 {units[3]}"
+    return " ".join(f"{count} {units[index]}" for count, index in _parts(whole)[:2])
+
+
+def in_span(seconds: float) -> str:
+    """Say when something comes: "in 42 s"."""
+    return gettext("in %(span)s") % {"span": short_span(seconds)}
+
+
+def ago(seconds: float) -> str:
+    """Say how long ago something happened: "42 s ago"."""
+    return gettext("%(span)s ago") % {"span": short_span(seconds)}
 
 
 def duration_words(seconds: float | None) -> str:
@@ -51,9 +109,9 @@ def duration_words(seconds: float | None) -> str:
     if seconds is None:
         return ""
     if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
+        return gettext("%(count)s ms") % {"count": number_format(seconds * 1000, 0)}
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        return f"{number_format(seconds, 1)} {span_units()[3]}"
     return short_span(seconds)
 
 
@@ -78,17 +136,26 @@ def schedule_words(interval: int, offset: int, spread: bool = False) -> str:
     """
     every = humanize_interval(interval)
     if interval % 86_400 == 0:
-        return f"{every} at {_clock(offset)} UTC"
+        return gettext("%(every)s at %(time)s UTC") % {"every": every, "time": _clock(offset)}
     if interval == 3_600:
-        return f"{every} at {_past_the_hour(offset)}"
+        return gettext("%(every)s at %(minute)s") % {
+            "every": every,
+            "minute": _past_the_hour(offset),
+        }
     if 86_400 % interval == 0 and interval % 3_600 == 0:
-        first, second = _clock(offset), _clock(offset + interval)
-        return f"{every} (at {first}, {second}, … UTC)"
+        return gettext("%(every)s (at %(first)s, %(second)s, … UTC)") % {
+            "every": every,
+            "first": _clock(offset),
+            "second": _clock(offset + interval),
+        }
     if interval == 60:
-        return f"{every} (at second {offset})"
+        return gettext("%(every)s (at second %(second)s)") % {"every": every, "second": offset}
     if 3_600 % interval == 0 and interval % 60 == 0:
-        first, second = _past_the_hour(offset), _past_the_hour(offset + interval)
-        return f"{every} (at {first}, {second}, …)"
+        return gettext("%(every)s (at %(first)s, %(second)s, …)") % {
+            "every": every,
+            "first": _past_the_hour(offset),
+            "second": _past_the_hour(offset + interval),
+        }
     if spread or 60 % interval == 0:
         return every
-    return f"{every}, {short_span(offset)} into each"
+    return gettext("%(every)s, %(span)s into each") % {"every": every, "span": short_span(offset)}

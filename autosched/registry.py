@@ -60,6 +60,24 @@ def _check_interval(key: str, interval_seconds: object) -> None:
         )
 
 
+def _check_name(key: str, name: object) -> None:
+    if name is None:
+        return
+    if not isinstance(name, str):
+        raise RegistrationError(f"{key}: name must be a string, not {name!r}")
+    # The rules of a row's name (the model refuses the same), so the default row can exist.
+    visible = name.isprintable() and name == name.strip() and name
+    if not visible or len(name) > MAX_KEY_LENGTH:
+        raise RegistrationError(
+            f"{key}: name must be visible text of 1 to {MAX_KEY_LENGTH} characters without "
+            f"leading or trailing spaces, not {name!r}"
+        )
+
+
+def _same(name: str | None, other: str | None) -> bool:
+    return name is not None and other is not None and name.casefold() == other.casefold()
+
+
 #: The keyword a registered function declares to receive its run's slot (aware UTC).
 SLOT_PARAMETER = "scheduled_at"
 _NO_KEYWORD = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITIONAL)
@@ -90,6 +108,8 @@ class RegisteredFunction:
     interval_seconds: int | None = None
     enabled: bool = True
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    #: The name its default row gets, if given with ``register(name=...)``.
+    name: str | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.func):
@@ -98,6 +118,7 @@ class RegisteredFunction:
             raise RegistrationError(
                 f"{self.key}: the key is longer than {MAX_KEY_LENGTH} characters"
             )
+        _check_name(self.key, self.name)
         _check_interval(self.key, self.interval_seconds)
         if not isinstance(self.enabled, bool):
             raise RegistrationError(
@@ -187,6 +208,7 @@ class Registry:
         interval_seconds: int | None = None,
         enabled: bool = True,
         kwargs: Mapping[str, Any] | None = None,
+        name: str | None = None,
     ) -> Callable[[F], F]: ...
 
     def register(
@@ -197,11 +219,15 @@ class Registry:
         interval_seconds: int | None = None,
         enabled: bool = True,
         kwargs: Mapping[str, Any] | None = None,
+        name: str | None = None,
     ) -> Any:
-        """Register a function for scheduling; use bare or with defaults for its row."""
+        """Register a function for scheduling; use bare or with defaults for its row.
+
+        ``name`` names the default row (else ``autosched.defaults`` derives a readable one).
+        """
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-            self._add(func, interval_seconds, enabled, dict(kwargs or {}))
+            self._add(func, interval_seconds, enabled, dict(kwargs or {}), name)
             return func
 
         if func is None:
@@ -214,6 +240,7 @@ class Registry:
         interval_seconds: int | None,
         enabled: bool,
         kwargs: dict[str, Any],
+        name: str | None,
     ) -> None:
         if not callable(func):
             hint = f"; did you mean register(interval_seconds={func!r})?" if func else ""
@@ -224,7 +251,7 @@ class Registry:
             raise RegistrationError(
                 f"register() needs a function with __module__ and __qualname__, not {func!r}"
             ) from None
-        entry = RegisteredFunction(key, func, interval_seconds, enabled, kwargs)
+        entry = RegisteredFunction(key, func, interval_seconds, enabled, kwargs, name)
         existing = self._functions.get(key)
         # The same object again (an import run twice) is harmless; another object under the
         # same key would make the row ambiguous.
@@ -232,6 +259,15 @@ class Registry:
             raise RegistrationError(
                 f"{key} is already registered to another function ({existing.func!r}); "
                 "two functions cannot share one key"
+            )
+        clash = next(
+            (o for o in self._functions.values() if o.key != key and _same(o.name, name)),
+            None,
+        )
+        if clash is not None:
+            raise RegistrationError(
+                f"{key}: the name {name!r} is already given to {clash.key}; "
+                "two default rows cannot share one name"
             )
         self._functions[key] = entry
         logger.debug("Registered %s (default interval: %s)", key, interval_seconds)

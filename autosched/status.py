@@ -1,52 +1,93 @@
 """The live status that ``runscheduler`` publishes: where it lives in the cache, how to read it,
 and how to say it in the admin, its JSON view and ``schedulerstatus``.
 
-The snapshot is for display only. It expires after ``AUTOSCHED_STATUS_TTL`` seconds, so a
-scheduler that dies simply stops being shown; nothing, the scheduler included, ever restores
-run state from it.
+The snapshot is for display only. Its heartbeat expires after ``AUTOSCHED_STATUS_TTL``
+seconds, so a scheduler that dies stops being shown as alive; the tasks' status and their
+recent runs stay longer (``LAST_KNOWN_TTL``), to be shown greyed, "as of" their time. Nothing,
+the scheduler included, ever restores run state from it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.utils.translation import gettext, ngettext
 
 from autosched.conf import conf
-from autosched.humanize import duration_words, short_span
+from autosched.humanize import ago, duration_words, in_span, short_span
 
 __all__ = [
     "ERROR_TEXT_LIMIT",
+    "LAST_KNOWN_TTL",
+    "RECENT_RUNS",
     "STANDBY_KEY",
     "STATUS_KEY",
     "TASKS_KEY",
     "banner",
+    "cache_is_local",
+    "outcome_words",
+    "read_runs",
     "read_status",
+    "runs_key",
+    "say_time",
     "task_cells",
+    "task_state",
 ]
 
 logger = logging.getLogger("autosched")
 
-#: The cache key of the active scheduler's snapshot.
+#: The cache key of the active scheduler's heartbeat.
 STATUS_KEY = "autosched:status"
-#: The status of each task, written less often than the heartbeat when there are many.
+#: The status of each task, written less often than the heartbeat when there are many, and
+#: kept long after it (the last known status).
 TASKS_KEY = "autosched:status:tasks"
-#: Where a standby scheduler reports itself, so it never hides the active one's heartbeat.
+#: The standbys' heartbeats, ``{identity: heartbeat}``, so they never hide the active one's.
 STANDBY_KEY = "autosched:status:standby"
 #: Longest last-error text published per task.
 ERROR_TEXT_LIMIT = 300
+#: Seconds the tasks' status and recent runs stay in the cache: a week.
+LAST_KNOWN_TTL = 7 * 86_400
+#: How many runs of each task the publisher keeps, in memory only, and publishes.
+RECENT_RUNS = 20
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def runs_key(name: str) -> str:
+    """Return the cache key of task ``name``'s recent runs (a hash: any name, any backend)."""
+    return "autosched:runs:" + hashlib.blake2b(name.encode(), digest_size=12).hexdigest()
+
+
+def cache_is_local(alias: str | None = None) -> bool:
+    """Return whether the status cache lives in one process only (``autosched.W002``)."""
+    alias = conf.STATUS_CACHE if alias is None else alias
+    try:
+        return isinstance(caches[alias], LocMemCache | DummyCache)
+    except Exception:  # not configured: autosched.E005 says so
+        return False
+
+
+def _age(beat: dict[str, Any], now: datetime) -> float:
+    return (now - datetime.fromisoformat(beat["published_at"])).total_seconds()
+
+
 def read_status(*, cache_alias: str | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """Return the latest status with ``alive`` and ``age`` added; alive only within the TTL."""
+    """Return the latest status with ``alive`` and ``age`` added; alive only within the TTL.
+
+    Also ``standbys`` (the standbys' heartbeats) and, when no scheduler is alive,
+    ``last_known``: the tasks' status last published, with when and by whom, or None.
+    """
     alias = conf.STATUS_CACHE if cache_alias is None else cache_alias
     ttl = float(conf.STATUS_TTL)
+    now = now or _now()
     result: dict[str, Any] = {
         "alive": False,
         "age": None,
@@ -55,76 +96,225 @@ def read_status(*, cache_alias: str | None = None, now: datetime | None = None) 
         "error": None,
         "scheduler": None,
         "tasks": {},
+        "standbys": [],
+        "last_known": None,
     }
     try:
-        found = caches[alias].get_many([STATUS_KEY, TASKS_KEY])
+        found = caches[alias].get_many([STATUS_KEY, TASKS_KEY, STANDBY_KEY])
     except Exception as exc:  # the admin must still work when the cache is down
         logger.warning("Cannot read the scheduler status from cache %r: %s", alias, exc)
         return {**result, "error": f"{type(exc).__name__}: {exc}"}
-    heartbeat, tasks = found.get(STATUS_KEY), found.get(TASKS_KEY)
-    if not isinstance(heartbeat, dict):
-        return result
-    published = datetime.fromisoformat(heartbeat["published_at"])
+    heartbeat, tasks, standbys = (found.get(k) for k in (STATUS_KEY, TASKS_KEY, STANDBY_KEY))
+    if not isinstance(tasks, dict):
+        tasks = None
     # The cache's own expiry may be coarse (a file cache checks it only on read, by its own
-    # clock): judge freshness by the publisher's timestamp too.
-    age = ((now or _now()) - published).total_seconds()
-    if age > ttl:
-        return result
+    # clock): judge freshness by the publisher's timestamps too.
+    if isinstance(standbys, dict):
+        result["standbys"] = sorted(
+            (beat for beat in standbys.values() if _age(beat, now) <= ttl),
+            key=lambda beat: (beat["host"], beat["pid"]),
+        )
+    if not isinstance(heartbeat, dict) or _age(heartbeat, now) > ttl:
+        return {**result, "last_known": tasks}
+    ours = tasks is not None and tasks.get("identity", heartbeat.get("identity")) == heartbeat.get(
+        "identity"
+    )
     return {
         **result,
         "alive": True,
-        "age": round(max(age, 0.0), 3),
+        "age": round(max(_age(heartbeat, now), 0.0), 3),
         "scheduler": heartbeat,
-        "tasks": tasks["tasks"] if isinstance(tasks, dict) else {},
+        # A long-lived snapshot of another scheduler is not this one's live status.
+        "tasks": tasks["tasks"] if tasks is not None and ours else {},
+        "standbys": [b for b in result["standbys"] if b["identity"] != heartbeat.get("identity")],
     }
+
+
+def read_runs(name: str, *, cache_alias: str | None = None) -> dict[str, Any] | None:
+    """Return task ``name``'s recent runs and last traceback as published, or None."""
+    alias = conf.STATUS_CACHE if cache_alias is None else cache_alias
+    try:
+        found = caches[alias].get(runs_key(name))
+    except Exception as exc:
+        logger.warning("Cannot read the recent runs from cache %r: %s", alias, exc)
+        return None
+    return found if isinstance(found, dict) and found.get("name") == name else None
+
+
+# -- saying it ---------------------------------------------------------------------------
 
 
 def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def task_cells(status: dict[str, Any] | None, now: datetime | None = None) -> dict[str, str]:
-    """Return the admin's status cells of one task: running, next run, last run, outcome, error."""
+def say_time(moment: datetime | str) -> str:
+    """Say an instant in UTC, to the second: "2026-11-27 10:12:27 UTC"."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def outcome_words(outcome: str | None) -> str:
+    """Say a run's outcome: "ok", "failed", "timed out", "cancelled"."""
+    if outcome is None:
+        return ""
+    words = {
+        "ok": gettext("ok"),
+        "error": gettext("failed"),
+        "timeout": gettext("timed out"),
+        "cancelled": gettext("cancelled"),
+    }
+    return words.get(outcome, outcome)
+
+
+#: Outcomes that make a task *failing*.
+FAILED = ("error", "timeout")
+
+
+def task_state(status: dict[str, Any] | None) -> str:
+    """Return what the admin's outcome filter and colours go by.
+
+    "failing" (the last run failed or timed out, a run overruns its timeout, or the last
+    enqueue failed), "running", "never" (never ran), "ok", "cancelled", or "unknown".
+    """
     if status is None:
-        return dict.fromkeys(("running", "next_run", "last_run", "outcome", "error", "runs"), "")
-    now = now or datetime.now(UTC)
+        return "unknown"
+    if (
+        status.get("overrun")
+        or status.get("last_outcome") in FAILED
+        or status.get("enqueue_outcome") == "error"
+    ):
+        return "failing"
+    if status.get("running"):
+        return "running"
+    if not status.get("last_run") and not status.get("run_count"):
+        return "never"
+    return "cancelled" if status.get("last_outcome") == "cancelled" else "ok"
+
+
+def _worker_place(status: dict[str, Any]) -> str:
+    host, pid = status.get("worker_host"), status.get("worker_pid")
+    if host and pid:
+        return gettext("on host %(host)s, pid %(pid)s") % {"host": host, "pid": pid}
+    if host:
+        return gettext("on host %(host)s") % {"host": host}
+    return ""
+
+
+def task_cells(status: dict[str, Any] | None, now: datetime | None = None) -> dict[str, str]:
+    """Return one task's status in words, cell by cell, for the admin and ``schedulerstatus``.
+
+    Keys: running, next_run, last_run, outcome (with its duration), error, runs, and for a
+    worker row enqueue (the scheduler's part) and worker (where the worker ran it).
+    """
+    cells = dict.fromkeys(
+        ("running", "next_run", "last_run", "outcome", "error", "runs", "enqueue", "worker"), ""
+    )
+    if status is None:
+        return cells
+    now = now or _now()
     next_run = _parse(status.get("next_run"))
     last_run = _parse(status.get("last_run"))
+    if status.get("running"):
+        running_for = status.get("running_for")
+        if running_for is None and last_run is not None:
+            running_for = (now - last_run).total_seconds()
+        span = short_span(running_for or 0)
+        if status.get("overrun"):
+            cells["running"] = gettext("overrunning its timeout, for %(span)s") % {"span": span}
+        else:
+            cells["running"] = gettext("running for %(span)s") % {"span": span}
     if not status.get("enabled"):
-        next_text = "disabled"
-    elif next_run is None:
-        next_text = ""
-    else:
-        next_text = f"in {short_span((next_run - now).total_seconds())}"
-    outcome = status.get("last_outcome") or ""
-    if outcome:
-        outcome = f"{outcome} ({duration_words(status.get('last_duration'))})"
-    return {
-        "running": "running" if status.get("running") else "",
-        "next_run": next_text,
-        "last_run": f"{short_span((now - last_run).total_seconds())} ago" if last_run else "never",
-        "outcome": outcome,
-        "error": status.get("last_error") or "",
-        "runs": _runs(status),
-    }
+        cells["next_run"] = gettext("disabled")
+    elif next_run is not None:
+        cells["next_run"] = in_span((next_run - now).total_seconds())
+    cells["last_run"] = ago((now - last_run).total_seconds()) if last_run else gettext("never")
+    if outcome := status.get("last_outcome"):
+        duration = duration_words(status.get("last_duration"))
+        words = outcome_words(outcome)
+        cells["outcome"] = f"{words} ({duration})" if duration else words
+    cells["error"] = status.get("last_error") or ""
+    cells["runs"] = _runs(status)
+    if status.get("run_on") == "worker":
+        cells["worker"] = _worker_place(status)
+        cells["enqueue"] = _enqueue(status, now)
+    return cells
+
+
+def _enqueue(status: dict[str, Any], now: datetime) -> str:
+    enqueued = _parse(status.get("last_enqueued"))
+    when = ago((now - enqueued).total_seconds()) if enqueued else ""
+    if status.get("enqueue_outcome") == "error":
+        error = status.get("enqueue_error") or ""
+        return gettext("enqueue failed %(when)s: %(error)s") % {"when": when, "error": error}
+    if enqueued:
+        return gettext("enqueued %(when)s") % {"when": when}
+    return ""
 
 
 def _runs(status: dict[str, Any]) -> str:
     runs, errors = status.get("run_count", 0), status.get("error_count", 0)
-    return f"{runs} ({errors} failed)" if errors else str(runs)
+    if errors:
+        return ngettext("%(runs)d (%(errors)d failed)", "%(runs)d (%(errors)d failed)", errors) % {
+            "runs": runs,
+            "errors": errors,
+        }
+    return str(runs)
 
 
-def banner(status: dict[str, Any]) -> str:
-    """Say whether a scheduler is alive, as ``read_status()`` found it."""
+def _who(beat: dict[str, Any]) -> str:
+    return gettext("%(host)s (pid %(pid)s)") % {"host": beat["host"], "pid": beat["pid"]}
+
+
+def _standbys(status: dict[str, Any]) -> str:
+    standbys = status.get("standbys") or []
+    if not standbys:
+        return ""
+    return ngettext(
+        "%(count)d standby on %(hosts)s", "%(count)d standbys on %(hosts)s", len(standbys)
+    ) % {"count": len(standbys), "hosts": ", ".join(_who(beat) for beat in standbys)}
+
+
+def banner(status: dict[str, Any], *, detail: bool = True) -> str:
+    """Say whether a scheduler is alive, as ``read_status()`` found it.
+
+    ``detail=False`` leaves out what only an administrator can act on (a cache's error text).
+    """
     scheduler = status.get("scheduler")
     if status.get("error"):
-        return f"Cannot read the live status from cache {status['cache']!r}: {status['error']}"
+        if not detail:
+            return gettext("The live status cannot be read right now.")
+        return gettext("Cannot read the live status from cache %(cache)r: %(error)s") % {
+            "cache": status["cache"],
+            "error": status["error"],
+        }
+    if cache_is_local(status.get("cache")):
+        return gettext(
+            "Live status is unavailable: the status cache %(cache)r (%(backend)s) lives in "
+            "each process, so the scheduler's status never reaches this one "
+            "(autosched.W002). Point AUTOSCHED_STATUS_CACHE at a shared cache."
+        ) % {"cache": status["cache"], "backend": type(caches[status["cache"]]).__name__}
     if not status.get("alive") or not scheduler:
-        return f"No scheduler has reported in the last {status['ttl']:g} s."
-    since = datetime.fromisoformat(scheduler["started_at"]).strftime("%Y-%m-%d %H:%M:%S %Z")
-    role = "" if scheduler.get("role", "active") == "active" else f" ({scheduler['role']})"
-    return (
-        f"Scheduler alive{role} on host {scheduler['host']}, pid {scheduler['pid']}, "
-        f"since {since}; {scheduler['tasks_enabled']} of {scheduler['tasks_loaded']} "
+        text = gettext("No scheduler has reported in the last %(ttl)s s.") % {
+            "ttl": f"{status['ttl']:g}"
+        }
+        if standbys := _standbys(status):
+            text += " " + gettext("%(standbys)s, none active.") % {"standbys": standbys}
+        if last := status.get("last_known"):
+            text += " " + gettext(
+                "Showing the last known status, as of %(time)s (from %(who)s)."
+            ) % {"time": say_time(last["published_at"]), "who": _who(last)}
+        return text
+    text = gettext(
+        "Scheduler alive: 1 active on %(who)s since %(since)s; %(enabled)s of %(loaded)s "
         "task(s) enabled."
-    )
+    ) % {
+        "who": _who(scheduler),
+        "since": say_time(scheduler["started_at"]),
+        "enabled": scheduler["tasks_enabled"],
+        "loaded": scheduler["tasks_loaded"],
+    }
+    if standbys := _standbys(status):
+        text += " " + standbys + "."
+    return text

@@ -8,6 +8,7 @@ import pytest
 from django.core.checks import run_checks
 from django.test import override_settings
 
+from autosched import conf as conf_module
 from autosched.checks import check_settings
 from autosched.conf import Settings
 
@@ -127,3 +128,32 @@ def test_the_status_settings_are_known(settings: Any) -> None:
     settings.AUTOSCHED_STATUS_TTL = 2.5
     settings.AUTOSCHED_STATUS_CACHE = "default"
     assert ids() == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "validator", "bad"),
+    [
+        ("AUTOSCHED_SYNC_INTERVAL", "valid_sync_interval", 0),
+        ("AUTOSCHED_GRACE_PERIOD", "valid_grace_period", -1),
+        ("AUTOSCHED_MAX_WORKERS", "valid_max_workers", 0),
+        ("AUTOSCHED_STATUS_TTL", "valid_status_ttl", "5"),
+        ("AUTOSCHED_MISSED_SLOT_GRACE", "valid_missed_slot_grace", -2),
+    ],
+)
+def test_a_check_says_what_the_settings_validator_says(
+    settings: Any, setting: str, validator: str, bad: object
+) -> None:
+    # The check's words are its own (to be translated); they must not drift from the rule.
+    setattr(settings, setting, bad)
+    [message] = check_settings()
+    with pytest.raises((TypeError, ValueError)) as refused:
+        getattr(conf_module, validator)(bad)
+    assert message.msg == str(refused.value)
+
+
+def test_e006_says_what_the_lease_validator_says(settings: Any) -> None:
+    settings.AUTOSCHED_LEASE_TTL, settings.AUTOSCHED_LEASE_RENEW = 10, 9
+    [message] = check_settings()
+    with pytest.raises(ValueError) as refused:
+        conf_module.valid_lease(10, 9)
+    assert message.msg == str(refused.value)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.apps import apps
 from django.db.migrations.state import ProjectState
 from django.test import override_settings
 
-from autosched.defaults import create_default_tasks, sync_defaults
+from autosched.defaults import create_default_tasks, default_names, sync_defaults
 from autosched.models import PeriodicTask
 from autosched.registry import Registry
 
@@ -18,11 +20,15 @@ def job() -> None:
     pass
 
 
+def greet(who: str) -> None:
+    pass
+
+
 def test_migrate_created_rows_for_registered_defaults_only() -> None:
     rows = PeriodicTask.objects.values_list("name", "function", "interval_seconds", "enabled")
     assert sorted(rows) == [
-        ("tests.testapp.tasks.async_heartbeat", "tests.testapp.tasks.async_heartbeat", 60, False),
-        ("tests.testapp.tasks.heartbeat", "tests.testapp.tasks.heartbeat", 300, True),
+        ("testapp.async_heartbeat", "tests.testapp.tasks.async_heartbeat", 60, False),
+        ("testapp.heartbeat", "tests.testapp.tasks.heartbeat", 300, True),
     ]
 
 
@@ -42,15 +48,90 @@ def test_sync_defaults_never_overwrites_an_operator_change() -> None:
     assert (task.name, task.interval_seconds, task.enabled) == ("renamed", 7, False)
 
 
-def test_sync_defaults_skips_a_default_whose_name_another_row_took(
+def test_a_default_whose_name_another_row_took_is_named_by_its_key() -> None:
+    PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").update(
+        function="tests.testapp.tasks.no_default"
+    )
+    [task] = sync_defaults()
+    assert (task.name, task.function) == ("tests.testapp.tasks.heartbeat", task.function)
+
+
+def test_sync_defaults_skips_a_default_whose_names_other_rows_took(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").update(
         function="tests.testapp.tasks.no_default"
     )
+    PeriodicTask.objects.create(
+        name="Tests.Testapp.Tasks.Heartbeat",
+        function="tests.testapp.tasks.greet",
+        interval_seconds=5,
+    )
     assert sync_defaults() == []
-    assert "another task is named tests.testapp.tasks.heartbeat" in caplog.text
+    assert (
+        "another task is named testapp.heartbeat and another tests.testapp.tasks.heartbeat"
+        in caplog.text
+    )
     assert not PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").exists()
+
+
+def test_rows_already_there_keep_their_names() -> None:
+    # Rows created before default names were readable are the operator's data: kept as is.
+    PeriodicTask.objects.filter(function="tests.testapp.tasks.heartbeat").update(
+        name="tests.testapp.tasks.heartbeat"
+    )
+    assert sync_defaults() == []
+    assert PeriodicTask.objects.filter(name="tests.testapp.tasks.heartbeat").exists()
+
+
+def in_module(module: str, name: str = "cleanup") -> Any:
+    def job() -> None:
+        pass
+
+    job.__module__, job.__name__, job.__qualname__ = module, name, name
+    return job
+
+
+def test_a_default_row_is_named_after_the_function_and_its_app() -> None:
+    reg = Registry()
+    reg.register(interval_seconds=60)(in_module("tests.testapp.tasks"))
+    reg.register(interval_seconds=60)(in_module("elsewhere.module"))
+    assert default_names(reg) == {
+        "tests.testapp.tasks.cleanup": "testapp.cleanup",
+        "elsewhere.module.cleanup": "elsewhere.module.cleanup",  # in no app: its key
+    }
+
+
+def test_register_name_names_the_default_row() -> None:
+    reg = Registry()
+    reg.register(interval_seconds=60, name="Nightly cleanup")(in_module("tests.testapp.tasks"))
+    [task] = sync_defaults(source=reg)
+    assert (task.name, task.function) == ("Nightly cleanup", "tests.testapp.tasks.cleanup")
+
+
+def test_clashing_default_names_keep_the_module_then_the_key() -> None:
+    reg = Registry()
+    reg.register(interval_seconds=60)(in_module("tests.testapp.tasks"))
+    reg.register(interval_seconds=60)(in_module("tests.testapp.jobs"))
+    reg.register(interval_seconds=60)(in_module("tests.testapp.reports", "Report"))
+    reg.register(interval_seconds=60, name="testapp.report")(in_module("tests.testapp.other"))
+    reg.register(interval_seconds=60)(in_module("tests.testapp.x", "sync"))
+    reg.register(interval_seconds=60)(in_module("tests.testapp.X", "sync"))
+    assert default_names(reg) == {
+        "tests.testapp.tasks.cleanup": "testapp.cleanup",  # a tasks module says nothing more
+        "tests.testapp.jobs.cleanup": "testapp.jobs.cleanup",
+        "tests.testapp.reports.Report": "testapp.reports.Report",  # the case does not tell
+        "tests.testapp.other.cleanup": "testapp.report",
+        "tests.testapp.x.sync": "tests.testapp.x.sync",
+        "tests.testapp.X.sync": "tests.testapp.X.sync",
+    }
+
+
+def test_the_default_row_gets_the_default_kwargs() -> None:
+    reg = Registry()
+    reg.register(interval_seconds=60, kwargs={"who": "ann"})(greet)
+    [task] = sync_defaults(source=reg)
+    assert task.kwargs == {"who": "ann"}
 
 
 def test_sync_defaults_of_a_registry_without_defaults_does_nothing() -> None:

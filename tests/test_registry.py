@@ -223,3 +223,24 @@ def test_a_positional_only_parameter_cannot_be_registered() -> None:
 
     with pytest.raises(RegistrationError, match="cannot be passed by keyword"):
         Registry().register(positional)
+
+
+def test_register_takes_the_name_of_the_default_row() -> None:
+    reg = Registry()
+    reg.register(interval_seconds=60, name="Send the invoices", kwargs={"who": "ann"})(greet)
+    assert reg.all()[0].name == "Send the invoices"
+
+
+@pytest.mark.parametrize("bad", ["", " padded", "tab\there", "x" * 201, 5])
+def test_a_name_a_row_could_not_have_is_an_error(bad: Any) -> None:
+    with pytest.raises(RegistrationError, match="name must be"):
+        Registry().register(interval_seconds=60, name=bad)(greet)
+
+
+def test_two_functions_cannot_give_their_rows_one_name() -> None:
+    def other() -> None: ...
+
+    reg = Registry()
+    reg.register(name="Nightly")(greet)
+    with pytest.raises(RegistrationError, match=r"'nightly' is already given to .*greet"):
+        reg.register(name="nightly")(other)

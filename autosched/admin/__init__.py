@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from autosched.admin.periodic_task import PeriodicTaskAdmin, RegisteredFilter
+from autosched.admin.filters import OutcomeFilter, RegisteredFilter
+from autosched.admin.periodic_task import PeriodicTaskAdmin
 
-__all__ = ["PeriodicTaskAdmin", "RegisteredFilter"]
+__all__ = ["OutcomeFilter", "PeriodicTaskAdmin", "RegisteredFilter"]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from weakref import WeakKeyDictionary
 
+import django
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -23,24 +24,35 @@ from django.http.response import HttpResponseBase, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from autosched.admin.cells import FIELDS, ICONS, Cells, render_cells
+from autosched.humanize import duration_words, span_units
 from autosched.models import PeriodicTask, RunRequest
-from autosched.status import banner, read_status, task_cells
+from autosched.status import (
+    banner,
+    cache_is_local,
+    outcome_words,
+    read_runs,
+    read_status,
+    say_time,
+)
 
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[PeriodicTask]
 else:  # Django's classes are not subscriptable at run time without django-stubs-ext.
     _ModelAdmin = admin.ModelAdmin
 
-#: The status columns: (cell key, column title).
+#: The status columns: (cell field, column title).
 STATUS_COLUMNS = (
-    ("running", _("running now")),
-    ("next_run", _("next run")),
-    ("last_run", _("last run")),
-    ("outcome", _("last outcome")),
-    ("runs", _("runs since start")),
+    ("running", _("Running")),
+    ("next_run", _("Next run")),
+    ("last_run", _("Last run")),
+    ("runs", _("Runs")),
 )
+#: The most tasks the status view answers for at once (a page of the list shows up to 200).
+MAX_STATUS_TASKS = 500
 
 # One cache read per request, however many rows and columns show the status.
 _status_by_request: WeakKeyDictionary[HttpRequest, dict[str, Any]] = WeakKeyDictionary()
@@ -53,26 +65,63 @@ def request_status(request: HttpRequest) -> dict[str, Any]:
     return _status_by_request[request]
 
 
-def status_cell(task: PeriodicTask, key: str, status: dict[str, Any], now: datetime) -> SafeString:
-    """Render one status cell, tagged for ``status.js`` to refresh in place."""
-    cells = task_cells(status["tasks"].get(task.name), now)
-    return format_html(
-        '<span data-autosched-task="{}" data-autosched-field="{}"{}>{}</span>',
-        task.name,
-        key,
-        format_html(' title="{}"', cells["error"]) if key == "outcome" and cells["error"] else "",
-        cells[key],
-    )
+def shown_tasks(status: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], bool, str | None]:
+    """Return the tasks' status to show, whether it is live, and, if not, when it was known."""
+    if status["alive"]:
+        return status["tasks"], True, None
+    last = status.get("last_known")
+    if last:
+        return last.get("tasks") or {}, False, last.get("published_at")
+    return {}, False, None
 
 
-def _column(key: str, title: Any, status: dict[str, Any]) -> Callable[[PeriodicTask], SafeString]:
-    now = datetime.now(UTC)
+def banner_state(status: dict[str, Any]) -> str:
+    """Return the banner's kind: alive, stale (last known shown), gone, unavailable or error."""
+    if status.get("error"):
+        return "error"
+    if cache_is_local(status.get("cache")):
+        return "unavailable"
+    if status["alive"]:
+        return "alive"
+    return "stale" if status.get("last_known") else "gone"
 
+
+class StatusCells:
+    """The status cells of the rows of one page, rendered once per row."""
+
+    def __init__(self, status: dict[str, Any]) -> None:
+        self.tasks, self.live, self.as_of = shown_tasks(status)
+        self.now = datetime.now(UTC)
+        self._cells: dict[int, Cells] = {}
+
+    def of(self, task: PeriodicTask) -> Cells:
+        """Return the cells of ``task``."""
+        if task.pk not in self._cells:
+            self._cells[task.pk] = render_cells(
+                task, self.tasks.get(task.name), live=self.live, as_of=self.as_of, now=self.now
+            )
+        return self._cells[task.pk]
+
+    def cell(self, task: PeriodicTask, field: str) -> SafeString:
+        """Return one cell, tagged for ``status.js`` to refresh in place."""
+        cells = self.of(task)
+        return format_html(
+            '<div class="autosched-cell{}" data-autosched-task="{}" data-autosched-id="{}" '
+            'data-autosched-field="{}">{}</div>',
+            " autosched-pending" if cells.pending and field == "next_run" else "",
+            task.name,
+            task.pk,
+            field,
+            getattr(cells, field),
+        )
+
+
+def _column(field: str, title: Any, cells: StatusCells) -> Callable[[PeriodicTask], SafeString]:
     @admin.display(description=title)
     def column(task: PeriodicTask) -> SafeString:
-        return status_cell(task, key, status, now)
+        return cells.cell(task, field)
 
-    column.__name__ = f"status_{key}"
+    column.__name__ = f"status_{field}"
     return column
 
 
@@ -81,6 +130,8 @@ class LiveStatusAdmin(_ModelAdmin):
 
     #: Seconds Run now waits for the scheduler to report the start before answering.
     run_now_wait = 2.0
+    #: Milliseconds between two polls of the status view, and while an edit is being applied.
+    poll_ms, fast_poll_ms = 2000, 250
     change_list_template = "admin/autosched/periodictask/change_list.html"
     change_form_template = "admin/autosched/periodictask/change_form.html"
 
@@ -88,13 +139,10 @@ class LiveStatusAdmin(_ModelAdmin):
         js = ("autosched/status.js",)
         css: ClassVar[dict[str, tuple[str, ...]]] = {"all": ("autosched/status.css",)}
 
-    def get_list_display(
-        self, request: HttpRequest
-    ) -> list[str | Callable[[PeriodicTask], str | bool]]:
-        """Add the status columns, bound to the status read for this request."""
-        status = request_status(request)
-        columns = [_column(key, title, status) for key, title in STATUS_COLUMNS]
-        return [*super().get_list_display(request), *columns]
+    def status_columns(self, request: HttpRequest) -> list[Callable[[PeriodicTask], SafeString]]:
+        """Return the status columns, bound to the status read for this request."""
+        cells = StatusCells(request_status(request))
+        return [_column(field, title, cells) for field, title in STATUS_COLUMNS]
 
     def get_urls(self) -> list[URLPattern]:
         """Add the status JSON view and the Run now view, before the catch-all change URL."""
@@ -117,15 +165,29 @@ class LiveStatusAdmin(_ModelAdmin):
         """Return whether the user may ask for a run now (superusers may)."""
         return request.user.has_perm(f"{self.opts.app_label}.run_{self.opts.model_name}")
 
+    def _banner(self, request: HttpRequest, status: dict[str, Any]) -> str:
+        # A cache's error text is for those who can act on it, not view-only staff.
+        return banner(status, detail=self.has_change_permission(request))
+
     def _context(self, request: HttpRequest) -> dict[str, Any]:
         status = request_status(request)
         return {
-            "autosched_banner": banner(status),
+            "autosched_banner": self._banner(request, status),
+            "autosched_banner_state": banner_state(status),
             "autosched_alive": status["alive"],
             "autosched_status_url": reverse(
                 f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_status"
             ),
+            "autosched_config": {
+                "units": span_units(),
+                "pollMs": self.poll_ms,
+                "fastPollMs": self.fast_poll_ms,
+                "unavailable": gettext("Live status unavailable (%(error)s)."),
+                "now": datetime.now(UTC).isoformat(),
+            },
             "has_run_permission": self.has_run_permission(request),
+            # Django 5.2 floats the object tools up from the top of the content.
+            "autosched_tools_in_content": django.VERSION < (6,),
         }
 
     def changelist_view(
@@ -141,34 +203,53 @@ class LiveStatusAdmin(_ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        """Show the task with its live status, last error and a Run now button."""
+        """Show the task with its live status, last error, recent runs and a Run now button."""
         context = self._context(request)
         task = self.get_object(request, unquote(object_id))
         if task is not None:
-            status = request_status(request)["tasks"].get(task.name)
-            context["autosched_task"] = task_cells(status)
-            context["autosched_task_name"] = task.name
-            context["autosched_counts"] = status and {
-                key: status[key] for key in ("run_count", "error_count", "skip_count")
-            }
-            context["autosched_run_now_url"] = reverse(
-                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_run_now",
-                args=[task.pk],
-            )
+            context.update(self._task_context(request, task))
         context.update(extra_context or {})
         return super().change_view(request, object_id, form_url, context)
 
+    def _task_context(self, request: HttpRequest, task: PeriodicTask) -> dict[str, Any]:
+        cells = StatusCells(request_status(request))
+        status = cells.tasks.get(task.name)
+        runs = read_runs(task.name) if status is not None else None
+        recent = [_run_row(run) for run in (runs or {}).get("runs", [])]
+        return {
+            "autosched_task": {field: cells.cell(task, field) for field in FIELDS},
+            "autosched_task_name": task.name,
+            "autosched_live": cells.live,
+            "autosched_as_of": cells.as_of and say_time(cells.as_of),
+            "autosched_status": status,
+            "autosched_traceback": (runs or {}).get("traceback"),
+            "autosched_recent_runs": recent,
+            "autosched_worker_row": bool(status and status.get("run_on") == "worker"),
+            "autosched_run_now_url": reverse(
+                f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_run_now",
+                args=[task.pk],
+            ),
+        }
+
     def status_view(self, request: HttpRequest) -> JsonResponse:
-        """Return the live status as JSON for ``status.js`` (staff with view permission)."""
+        """Return the banner and the cells of the tasks asked for (``?ids=1,2``), as JSON.
+
+        Only the tasks of the page shown are asked for and sent, however many rows there are.
+        Staff with the view permission may read it.
+        """
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
+        ids = [int(part) for part in request.GET.get("ids", "").split(",") if part.isdigit()]
         status = read_status()
-        now = datetime.now(UTC)
+        cells = StatusCells(status)
+        tasks = PeriodicTask.objects.filter(pk__in=ids[:MAX_STATUS_TASKS])
         return JsonResponse(
             {
                 "alive": status["alive"],
-                "banner": banner(status),
-                "tasks": {name: task_cells(s, now) for name, s in status["tasks"].items()},
+                "banner": self._banner(request, status),
+                "state": banner_state(status),
+                "now": cells.now.isoformat(),
+                "tasks": {str(task.pk): cells.of(task).as_json() for task in tasks},
             }
         )
 
@@ -197,11 +278,25 @@ class LiveStatusAdmin(_ModelAdmin):
     def request_runs(self, request: HttpRequest, tasks: Iterable[PeriodicTask]) -> None:
         """Queue a run request per task, and tell the user what became of it."""
         status = request_status(request)
+        if banner_state(status) in ("unavailable", "error"):
+            # Whether a scheduler runs cannot be seen from here: queue, and say only that.
+            names = self._queue(request, list(tasks))
+            self.message_user(
+                request,
+                gettext(
+                    "Queued a run of %(names)s for the scheduler, which starts it within a "
+                    "second if one runs. Live status is unavailable here, so whether it started "
+                    "cannot be shown; the request expires after one minute."
+                )
+                % {"names": names},
+                messages.INFO,
+            )
+            return
         if not status["alive"]:
             names = self._queue(request, list(tasks))
             self.message_user(
                 request,
-                _(
+                gettext(
                     "No scheduler has reported in the last %(ttl)s s, so nothing runs "
                     "%(names)s now. The request waits one minute for a scheduler to start "
                     "(manage.py runscheduler), then expires."
@@ -222,14 +317,15 @@ class LiveStatusAdmin(_ModelAdmin):
         if unknown:
             self.message_user(
                 request,
-                _("Not loaded by the scheduler (see its warnings), so not run: %s.")
-                % ", ".join(unknown),
+                gettext("Not loaded by the scheduler (see its warnings), so not run: %(names)s.")
+                % {"names": ", ".join(unknown)},
                 messages.ERROR,
             )
         if busy:
             self.message_user(
                 request,
-                _("Running now, so not started again (runs never overlap): %s.") % ", ".join(busy),
+                gettext("Running now, so not started again (runs never overlap): %(names)s.")
+                % {"names": ", ".join(busy)},
                 messages.WARNING,
             )
         if wanted:
@@ -257,18 +353,32 @@ class LiveStatusAdmin(_ModelAdmin):
         scheduler = before["scheduler"]
         where = {"host": scheduler["host"], "pid": scheduler["pid"]}
         if started:
-            message = _("Started on %(host)s (pid %(pid)s): %(names)s.")
+            message = gettext("Started on %(host)s (pid %(pid)s): %(names)s.")
             self.message_user(
                 request, message % {**where, "names": ", ".join(started)}, messages.SUCCESS
             )
         if waiting := [n for n in names if n not in started]:
-            message = _(
+            message = gettext(
                 "Asked the scheduler on %(host)s (pid %(pid)s) to run %(names)s; it has not "
                 "reported the start yet."
             )
             self.message_user(
                 request, message % {**where, "names": ", ".join(waiting)}, messages.INFO
             )
+
+
+def _run_row(run: dict[str, Any]) -> dict[str, Any]:
+    """Return one of the recent runs, said for the task page."""
+    outcome = run.get("outcome")
+    state = {"ok": "ok", "error": "failing", "timeout": "failing"}.get(outcome or "", "cancelled")
+    return {
+        **run,
+        "started_at": run.get("started_at") and say_time(run["started_at"]),
+        "duration_text": duration_words(run.get("duration")),
+        "outcome_text": outcome_words(outcome),
+        "state": state,
+        "icon": ICONS[state],
+    }
 
 
 def _started(status: dict[str, Any], before: dict[str, Any], name: str) -> bool:

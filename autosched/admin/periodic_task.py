@@ -2,47 +2,35 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
+from autosched.admin.filters import OutcomeFilter, RegisteredFilter
 from autosched.admin.live_status import LiveStatusAdmin
-from autosched.forms import IntervalField, PeriodicTaskForm
+from autosched.durations import format_interval
+from autosched.forms import IntervalField, PeriodicTaskForm, ScheduleInput
 from autosched.models import PeriodicTask, RunOn
-from autosched.registry import registry
 
 if TYPE_CHECKING:
-    from django import forms
     from django.db.models import Field
-    from django.utils.functional import _StrOrPromise
 
 
-class RegisteredFilter(admin.SimpleListFilter):
-    """Filter tasks by whether their function is registered in code."""
-
-    title = _("registered")
-    parameter_name = "registered"
-
-    def lookups(
-        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
-    ) -> list[tuple[str, _StrOrPromise]]:
-        return [("yes", _("Registered")), ("no", _("Not registered"))]
-
-    def queryset(
-        self, request: HttpRequest, queryset: QuerySet[PeriodicTask]
-    ) -> QuerySet[PeriodicTask]:
-        if self.value() == "yes":
-            return queryset.filter(function__in=registry.keys())
-        if self.value() == "no":
-            return queryset.exclude(function__in=registry.keys())
-        return queryset
+def breakable(text: str) -> SafeString:
+    """Escape ``text``, letting a narrow column break it after its dots and underscores."""
+    return SafeString(re.sub(r"([._])", r"\1<wbr>", str(escape(text))))
 
 
 @admin.register(PeriodicTask)
@@ -50,16 +38,12 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
     """List, edit, enable and disable periodic tasks."""
 
     form = PeriodicTaskForm
-    list_display = (
-        "name",
-        "function_display",
-        "interval_seconds",
-        "interval_words",
-        "enabled",
-        "target_display",
-    )
-    list_editable = ("enabled", "interval_seconds")
-    list_filter = ("enabled", RegisteredFilter, "function")
+    # The status columns follow, bound to the status read for each request; the interval's
+    # column is titled "Schedule" (see change_list_results.html) and holds the words too.
+    list_display = ("task_display", "interval_seconds", "enabled")
+    list_display_links = None  # the task cell links its name, not its function's small text
+    list_editable = ("interval_seconds", "enabled")
+    list_filter = (OutcomeFilter, "enabled", RegisteredFilter, "function")
     search_fields = ("name", "function", "description")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
@@ -70,36 +54,82 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
     )
     actions = ("enable_tasks", "disable_tasks", "run_now")
 
+    def get_list_display(self, request: HttpRequest) -> list[str | Callable[[Any], Any]]:
+        """Add the status columns; the schedule in words for those who cannot edit it."""
+        columns: list[str | Callable[[Any], Any]] = list(super().get_list_display(request))
+        if not self.has_change_permission(request):
+            columns = [self.schedule if c == "interval_seconds" else c for c in columns]
+        return [*columns, *self.status_columns(request)]
+
+    def get_changelist_form(
+        self, request: HttpRequest, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
+        """Show each row's schedule in words under its editable interval."""
+        base = super().get_changelist_form(request, **kwargs)
+
+        class ChangelistForm(base):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                if "interval_seconds" in self.fields:
+                    self.fields["interval_seconds"].widget = ScheduleInput(
+                        words=self.instance.schedule_display
+                    )
+
+        return ChangelistForm
+
     def formfield_for_dbfield(
         self, db_field: Field[Any, Any], request: HttpRequest, **kwargs: Any
     ) -> forms.Field | None:
         """Take the interval in words in the list too ("15m"), within its limits."""
         if db_field.name == "interval_seconds":
-            return IntervalField(label=db_field.verbose_name)
+            return IntervalField(label=_("Interval"))
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
-    @admin.display(description=_("runs on"), ordering="run_on")
-    def target_display(self, task: PeriodicTask) -> str:
-        """Show where the runs go: this process, or a Tasks backend's queue."""
-        if task.run_on == RunOn.WORKER:
-            return f"worker: {task.tasks_backend} / {task.queue_name} (priority {task.priority})"
-        return str(_("scheduler process"))
-
-    @admin.display(description=_("function"), ordering="function")
-    def function_display(self, task: PeriodicTask) -> SafeString:
-        """Show the function, marked when it is not registered."""
-        if task.is_registered:
-            return format_html("{}", task.function)
-        return format_html(
-            '{} <strong title="{}">⚠ not registered</strong>',
-            task.function,
-            _("No registered function has this name: the scheduler skips this task."),
+    @admin.display(description=_("Task"), ordering="name")
+    def task_display(self, task: PeriodicTask) -> SafeString:
+        """Show the name, linked; the function in small text when it differs; where it runs."""
+        url = reverse(
+            f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=[quote(task.pk)],
         )
+        parts = [
+            format_html('<a href="{}" class="autosched-name">{}</a>', url, breakable(task.name))
+        ]
+        if task.function != task.name:
+            dotted = breakable(task.function)
+            parts.append(format_html('<div class="autosched-function">{}</div>', dotted))
+        if not task.is_registered:
+            parts.append(
+                format_html(
+                    '<div class="autosched-warning" title="{}">⚠ {}</div>',
+                    gettext("No registered function has this name: the scheduler skips this task."),
+                    gettext("not registered"),
+                )
+            )
+        if task.run_on == RunOn.WORKER:
+            parts.append(
+                format_html(
+                    '<div class="autosched-small">{}</div>',
+                    gettext("worker: %(backend)s / %(queue)s (priority %(priority)s)")
+                    % {
+                        "backend": task.tasks_backend,
+                        "queue": task.queue_name,
+                        "priority": task.priority,
+                    },
+                )
+            )
+        return format_html("{}", SafeString("".join(parts)))
 
-    @admin.display(description=_("schedule"), ordering="interval_seconds")
-    def interval_words(self, task: PeriodicTask) -> str:
-        """Show the schedule in words: "every day at 03:00 UTC"."""
-        return task.schedule_display
+    @admin.display(description=_("Schedule"), ordering="interval_seconds")
+    def schedule(self, task: PeriodicTask) -> SafeString:
+        """Show the schedule in words, and the interval as it is typed: "every hour (1h)"."""
+        if not isinstance(task.interval_seconds, int) or task.interval_seconds < 1:
+            return format_html("{}", task.interval_seconds)
+        return format_html(
+            '{} <span class="autosched-small">({})</span>',
+            task.schedule_display,
+            format_interval(task.interval_seconds),
+        )
 
     @admin.action(description=_("Enable selected tasks"), permissions=["change"])
     def enable_tasks(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:

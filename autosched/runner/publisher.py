@@ -1,6 +1,8 @@
 """Publish a scheduler's live status to Django's cache, for the admin and ``schedulerstatus``.
 
-What is published, and how it is read, is described in ``autosched.status``.
+What is published, and how it is read, is described in ``autosched.status``. Besides the
+status the core reports, the publisher keeps, in memory only, the last runs of each task and
+the traceback of its last error, heard from the scheduler's run events.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from django.db import connections
 import autosched
 from autosched.conf import conf, valid_status_ttl
 from autosched.runner.identity import Identity
+from autosched.runner.recent_runs import RecentRuns, trim
 from autosched.scheduler import RunEvent, Scheduler
-from autosched.status import ERROR_TEXT_LIMIT, STANDBY_KEY, STATUS_KEY, TASKS_KEY
+from autosched.status import LAST_KNOWN_TTL, STANDBY_KEY, STATUS_KEY, TASKS_KEY
 
 __all__ = ["StatusPublisher"]
 
@@ -31,12 +34,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _trim(text: str | None) -> str | None:
-    if text is None or len(text) <= ERROR_TEXT_LIMIT:
-        return text
-    return text[: ERROR_TEXT_LIMIT - 1] + "…"
-
-
 class StatusPublisher:
     """Publish a ``Scheduler``'s status every second and soon after each run starts or ends.
 
@@ -44,6 +41,11 @@ class StatusPublisher:
     the tasks' status. Building the latter takes the scheduler's lock for a time that grows
     with the number of tasks, so it is spaced out to use at most ``1 / COST_FACTOR`` of the
     time (every second up to thousands of tasks; every ~20 s with 100,000).
+
+    The heartbeat lives ``ttl`` seconds: it says a scheduler is alive. The tasks' status, and
+    each task's recent runs (one key per task, written when they changed), live
+    ``LAST_KNOWN_TTL``: once the scheduler is gone the admin shows them greyed, "as of" when
+    they were written. A standby writes only its heartbeat, into the standbys' directory.
     """
 
     #: Wait at least this many times the cost of the last tasks snapshot before the next.
@@ -60,6 +62,7 @@ class StatusPublisher:
         ttl: float | None = None,
         every: float = 1.0,
         min_gap: float = 0.2,
+        settle: float = 0.05,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.scheduler = scheduler
@@ -73,11 +76,14 @@ class StatusPublisher:
         # Runs may start and end thousands of times a second: they only mark the snapshot
         # dirty, and it is written at most once per ``min_gap``.
         self.min_gap = min_gap
+        #: Seconds a change waits before it is written, so that short runs show ended.
+        self.settle = settle
         self.published = 0  # tasks snapshots written so far
         self.beats = 0  # heartbeats written so far
         self.started_at = _now()
         self._clock = clock
         self._dirty = False
+        self._dirty_at = -math.inf  # when the snapshot became dirty (the loop's clock)
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -86,6 +92,10 @@ class StatusPublisher:
         self._counts = (0, 0)  # tasks loaded and enabled, as of the last tasks snapshot
         self._tasks_at: str | None = None
         self._was_active = False
+        self._published_as_active = False  # tasks written since this process became active
+        self._in_standbys = False  # listed in the standbys' directory
+        #: The last runs of each task, heard from the scheduler's run events.
+        self.recent = RecentRuns()
 
     def start(self) -> None:
         """Publish now and every second from a background thread, until ``stop()``."""
@@ -108,36 +118,59 @@ class StatusPublisher:
         thread.join(self.ttl)  # bounded: a hung cache call must not hold up the exit
 
     def _on_run(self, event: RunEvent) -> None:
-        # Runs on the loop thread: only flag the change; waking the thread once is enough.
+        # Runs on the loop thread: note the run, flag the change; waking the thread once is
+        # enough.
+        self.recent.heard(event)
         if not self._dirty:
+            self._dirty_at = self._clock()
             self._dirty = True
             self._wake.set()
+
+    def recent_runs(self, name: str) -> list[dict[str, Any]]:
+        """Return the last runs of task ``name`` heard by this publisher, newest first."""
+        return self.recent.of(name)
 
     def _tasks_gap(self) -> float:
         gap = self.min_gap if self._dirty else self.every
         return max(gap, self.COST_FACTOR * self._cost)
 
+    def _tasks_due(self, last_tasks: float) -> float:
+        """Return when the next tasks snapshot is due (the loop's clock)."""
+        due = last_tasks + self._tasks_gap()
+        if self._dirty:
+            # A moment after the change: a run that lasts a few milliseconds is then shown
+            # ended, not caught running by a snapshot taken as it started.
+            due = max(due, self._dirty_at + self.settle)
+        return due
+
     def _loop(self) -> None:
         last_beat = last_tasks = -math.inf
         while not self._stopping:
             now = self._clock()
-            if now >= last_tasks + self._tasks_gap():
+            if now >= self._tasks_due(last_tasks):
                 last_tasks = last_beat = now
                 self.publish()
             elif now >= last_beat + self.every:
                 last_beat = now
                 self.publish_heartbeat()
             else:
-                wait = min(last_beat + self.every, last_tasks + self._tasks_gap()) - now
+                wait = min(last_beat + self.every, self._tasks_due(last_tasks)) - now
                 self._wake.wait(wait)
                 self._wake.clear()
+        if self._published_as_active:
+            # Active to the end (the lease was released a moment ago, after the drain): the
+            # last known status, with the runs that ended on the way out.
+            self.publish_tasks()
         self._write(self._withdraw)
         connections.close_all()  # this thread's own, if the cache is a database
 
     def _withdraw(self, cache: Any) -> None:
-        # Remove what this process wrote (never reading the cache back): the active one's
-        # keys if it ever was the active scheduler, else its standby heartbeat.
-        cache.delete_many([STATUS_KEY, TASKS_KEY] if self._was_active else [STANDBY_KEY])
+        # Remove the heartbeat this process wrote, so that it stops counting as alive; the
+        # tasks' status stays, shown "as of" its time. A standby leaves the directory.
+        if self._was_active:
+            cache.delete(STATUS_KEY)
+        if self._in_standbys:
+            self._leave_standbys(cache)
 
     def heartbeat(self) -> dict[str, Any]:
         """Return the heartbeat: who publishes, since when, and how many tasks it holds."""
@@ -161,7 +194,7 @@ class StatusPublisher:
         self._dirty = False  # before reading, so a run ending meanwhile marks it again
         tasks = self.scheduler.get_all_tasks_status()
         for status in tasks.values():
-            status["last_error"] = _trim(status.get("last_error"))
+            status["last_error"] = trim(status.get("last_error"))
         self._counts = (len(tasks), sum(1 for status in tasks.values() if status["enabled"]))
         return tasks
 
@@ -173,26 +206,82 @@ class StatusPublisher:
     def publish(self) -> None:
         """Write the tasks' status and a heartbeat now; a cache error is logged, never raised."""
         if self.role() == "active":
-            began = time.perf_counter()
-            published_at = _now().isoformat()
-            tasks = {"published_at": published_at, "tasks": self.tasks_status()}
-            # Kept until the next one is surely written, however far apart they are spaced.
-            timeout = self.ttl + self.COST_FACTOR * self._cost + self.every
-            if self._write(lambda cache: cache.set(TASKS_KEY, tasks, timeout=timeout)):
-                self.published += 1
-                self._tasks_at = published_at
-            self._cost = time.perf_counter() - began
+            self.publish_tasks()
         self.publish_heartbeat()
+
+    def publish_tasks(self) -> None:
+        """Write the tasks' status and the runs that changed (the active scheduler only)."""
+        began = time.perf_counter()
+        published_at = _now().isoformat()
+        statuses = self.tasks_status()
+        tasks = {
+            "published_at": published_at,
+            "identity": str(self.identity),
+            "host": self.identity.host,
+            "pid": self.identity.pid,
+            "tasks": statuses,
+        }
+        runs = self.recent.to_write(statuses)
+
+        def write(cache: Any) -> None:
+            cache.set(TASKS_KEY, tasks, timeout=LAST_KNOWN_TTL)
+            if runs:
+                cache.set_many(runs, timeout=LAST_KNOWN_TTL)
+
+        if self._write(write):
+            self.published += 1
+            self._tasks_at = published_at
+            self._published_as_active = True
+        else:
+            self.recent.write_again(runs)  # written next time instead
+        self._cost = time.perf_counter() - began
 
     def publish_heartbeat(self) -> None:
         """Write the heartbeat now; a cache error is logged, never raised."""
         beat = self.heartbeat()
-        self._was_active = self._was_active or beat["role"] == "active"
-        if self._write(lambda cache: cache.set(self._key(), beat, timeout=self.ttl)):
+        if beat["role"] == "active":
+            if not self._published_as_active:
+                # Just became active: the tasks first, or the heartbeat would vouch for
+                # another scheduler's (readers also check whose they are).
+                self.publish_tasks()
+                beat = self.heartbeat()
+            self._was_active = True
+            if self._in_standbys:
+                self._write(self._leave_standbys)
+            if self._write(lambda cache: cache.set(STATUS_KEY, beat, timeout=self.ttl)):
+                self.beats += 1
+            return
+        self._published_as_active = False
+        if self._write(lambda cache: self._join_standbys(cache, beat)):
             self.beats += 1
 
-    def _key(self) -> str:
-        return STATUS_KEY if self.role() == "active" else STANDBY_KEY
+    # A standby cannot know the others, so the standbys share one directory, {identity: beat},
+    # read and written back by each at its heartbeat; what an unlucky race drops for a second
+    # is written again at the next. The active scheduler never reads the cache.
+
+    def _join_standbys(self, cache: Any, beat: dict[str, Any]) -> None:
+        standbys = self._fresh_standbys(cache)
+        standbys[beat["identity"]] = beat
+        cache.set(STANDBY_KEY, standbys, timeout=self.ttl)
+        self._in_standbys = True
+
+    def _leave_standbys(self, cache: Any) -> None:
+        standbys = self._fresh_standbys(cache)
+        if standbys.pop(str(self.identity), None) is not None:
+            cache.set(STANDBY_KEY, standbys, timeout=self.ttl)
+        self._in_standbys = False
+
+    def _fresh_standbys(self, cache: Any) -> dict[str, Any]:
+        found = cache.get(STANDBY_KEY)
+        if not isinstance(found, dict):
+            return {}
+        now = _now()
+        return {
+            identity: beat
+            for identity, beat in found.items()
+            if isinstance(beat, dict)
+            and (now - datetime.fromisoformat(beat["published_at"])).total_seconds() <= self.ttl
+        }
 
     def _write(self, operation: Callable[[Any], object]) -> bool:
         try:
@@ -210,6 +299,6 @@ class StatusPublisher:
             connections.close_all()
             return False
         if self._failing:
-            logger.warning("Publishing the scheduler status to %r again.", self.cache_alias)
+            logger.info("Publishing the scheduler status to %r again.", self.cache_alias)
             self._failing = False
         return True

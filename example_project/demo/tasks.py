@@ -31,10 +31,13 @@ async def count_heartbeats() -> None:
 
 
 @autosched.register(interval_seconds=7)
-def flaky() -> None:
-    """Fail about one run in three, to show that a failure is logged and changes nothing."""
-    if random.random() < 0.3:
-        raise RuntimeError("flaky failed, as it does about 30 % of the time")
+def flaky(failure_rate: float = 0.3) -> None:
+    """Fail about one run in three, to show that a failure is logged and changes nothing.
+
+    Give the row ``{"failure_rate": 1}`` as its keyword arguments to make it fail every time.
+    """
+    if random.random() < failure_rate:
+        raise RuntimeError(f"flaky failed, as it does {failure_rate:.0%} of the time")
     logger.info("flaky succeeded this time")
 
 

@@ -4,6 +4,9 @@ Starts ``manage.py runserver`` and ``manage.py runscheduler`` on a temporary SQL
 and drives Debian's chromium through Playwright. They run only with
 ``AUTOSCHED_BROWSER_TESTS=1`` (as CI sets), and then fail if chromium or Playwright is missing;
 otherwise they are skipped, so a plain ``pytest`` needs no browser.
+
+Screenshots of the list at 1280, 1920 and 390 px, in Spanish, and of a task's page go to
+``var/screenshots/``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,12 +27,13 @@ from typing import Any
 
 import pytest
 
+from tests.test_locale import english_left
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "var" / "screenshots" / "changelist.png"
+SCREENSHOTS = ROOT / "var" / "screenshots"
 CHROMIUM = os.environ.get("AUTOSCHED_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -42,7 +47,9 @@ CHROMIUM_ARGS = [
 ]
 REQUIRED = os.environ.get("AUTOSCHED_BROWSER_TESTS") == "1"
 USER, PASSWORD = "operator", "browser-test-password"
-TASKS = "example_project.demo.tasks."
+#: The demo's default rows are named by their app label: "demo.flaky".
+TASKS = "demo."
+CHANGELIST = "/admin/autosched/periodictask/"
 
 
 def missing_browser() -> str | None:
@@ -80,10 +87,11 @@ class Project:
         self.tmp = tmp
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.database = tmp / "example.sqlite3"
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "example_project.settings",
-            "AUTOSCHED_EXAMPLE_DB": str(tmp / "example.sqlite3"),
+            "AUTOSCHED_EXAMPLE_DB": str(self.database),
             # The example's file cache lives in the temp dir: one of its own per test run.
             "TMPDIR": str(tmp),
             "PYTHONUNBUFFERED": "1",
@@ -123,6 +131,17 @@ class Project:
         except OSError:
             return False
 
+    def row(self, name: str) -> tuple[Any, ...]:
+        """Return (interval_seconds, enabled, kwargs) of the row ``name``, from the database."""
+        with sqlite3.connect(self.database) as db:
+            found = db.execute(
+                "SELECT interval_seconds, enabled, kwargs FROM autosched_periodictask "
+                "WHERE name = ?",
+                (name,),
+            ).fetchone()
+        assert found is not None, f"no row {name!r}"
+        return tuple(found)
+
     def stop(self) -> None:
         for process in self.processes.values():
             process.send_signal(signal.SIGTERM)
@@ -149,22 +168,50 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 
 @pytest.fixture(scope="module")
-def page(project: Project) -> Iterator[Any]:
-    from playwright.sync_api import expect, sync_playwright
+def browser(project: Project) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 900})
-        page.set_default_timeout(15_000)
-        page.goto(f"{project.url}/admin/autosched/periodictask/")
-        page.fill("#id_username", USER)
-        page.fill("#id_password", PASSWORD)
-        page.click("input[type=submit]")
-        expect(page.locator("#autosched-banner")).to_contain_text(
-            "Scheduler alive on host", timeout=20_000
-        )
-        yield page
+        yield browser
         browser.close()
+
+
+def log_in(browser: Any, project: Project, **options: Any) -> Any:
+    """Open a page, logged in, on the list; fail the test on any script error."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **options})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        # Chromium asks for /favicon.ico, which the admin does not have.
+        lambda m: (
+            errors.append(m.text)
+            if m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico")
+            else None
+        ),
+    )
+    page.script_errors = errors
+    page.goto(f"{project.url}{CHANGELIST}")
+    page.fill("#id_username", USER)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#autosched-banner")).to_have_class(
+        re.compile("autosched-banner-alive"), timeout=20_000
+    )
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser: Any, project: Project) -> Iterator[Any]:
+    page = log_in(browser, project)
+    yield page
+    assert page.script_errors == []
+    page.context.close()
 
 
 def selector(task: str, field: str) -> str:
@@ -188,77 +235,240 @@ def edit_row(
     page: Any, task: str, *, interval: str | None = None, enabled: bool | None = None
 ) -> None:
     """Change one row in the list's editable fields and press Save."""
+    from playwright.sync_api import expect
+
     if interval is not None:
         row(page, task).locator('input[name$="-interval_seconds"]').fill(interval)
     if enabled is not None:
         row(page, task).locator('input[name$="-enabled"]').set_checked(enabled)
     page.click('input[name="_save"]')
     page.wait_for_load_state()
-    from playwright.sync_api import expect
-
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
 
 
-def test_changing_an_interval_from_the_list_applies_it(page: Any) -> None:
+def set_kwargs(page: Any, project: Project, task: str, kwargs: str) -> None:
+    """Give a task keyword arguments through its page, and go back to the list."""
     from playwright.sync_api import expect
 
-    edit_row(page, "record_heartbeat", interval="1")
-    expect(row(page, "record_heartbeat")).to_contain_text("every second")
-    before = runs(page, "record_heartbeat")
-    # Every second now, where it was every 10 s: the status page shows runs piling up.
-    wait_until(
-        lambda: runs(page, "record_heartbeat") >= before + 2, "two runs a second apart", timeout=20
+    page.locator("#result_list").get_by_role("link", name=f"{TASKS}{task}", exact=True).click()
+    page.fill("#id_kwargs", kwargs)
+    page.click('input[name="_save"]')
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+
+
+def shoot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+# The list at 1280 x 800, sidebar open ------------------------------------------------------
+
+
+def test_the_list_fits_1280_px_with_the_sidebar_open(page: Any, project: Project) -> None:
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{project.url}{CHANGELIST}")
+    expect(page.locator("#nav-sidebar")).to_be_visible()
+    expect(cell(page, "record_heartbeat", "last_run")).to_contain_text("ago", timeout=20_000)
+    overflow = page.evaluate(
+        """() => ({
+            page: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+            list: (el => el.scrollWidth - el.clientWidth)(document.querySelector(".results")),
+        })"""
     )
+    assert overflow == {"page": 0, "list": 0}
+    for title in ("Next run", "Last run"):
+        header = page.locator("#result_list thead th", has_text=title)
+        expect(header).to_be_visible()
+        box = header.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0
+        assert box["x"] + box["width"] <= 1280
+    for field in ("next_run", "last_run"):
+        box = cell(page, "record_heartbeat", field).bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= 1280
 
 
-def test_disabling_from_the_list_stops_the_runs(page: Any) -> None:
+def test_typing_15m_saves_900_seconds(page: Any, project: Project) -> None:
     from playwright.sync_api import expect
 
+    page.goto(f"{project.url}{CHANGELIST}")
+    edit_row(page, "count_heartbeats", interval="15m")
+    loaded = time.monotonic()
+    assert project.row(f"{TASKS}count_heartbeats")[0] == 900
+    interval = row(page, "count_heartbeats").locator('input[name$="-interval_seconds"]')
+    expect(interval).to_have_value("15m")  # shown back as typed
+    expect(row(page, "count_heartbeats")).to_contain_text("every 15 minutes")
+    # The new next run shows within 1 s: at once as expected from the row, then from the
+    # scheduler once it applied the change (the page polls fast meanwhile).
+    live = cell(page, "count_heartbeats", "next_run").locator(":scope:not(.autosched-pending)")
+    expect(live).to_have_text(re.compile(r"^in (\d+ min( \d+ s)?|\d+ s)$"), timeout=1_000)
+    assert time.monotonic() - loaded < 1.0
+    # The first slot of the new grid at least half an interval after the last run: within
+    # 1.5 x 15 min.
+    minutes = re.match(r"in (\d+) min", live.inner_text())
+    assert minutes is None or int(minutes.group(1)) <= 22
+
+
+def test_a_bad_interval_gets_a_message_with_examples(page: Any, project: Project) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{project.url}{CHANGELIST}")
+    row(page, "count_heartbeats").locator('input[name$="-interval_seconds"]').fill("soon")
+    page.click('input[name="_save"]')
+    expect(page.locator("#result_list .errorlist")).to_contain_text(
+        'Enter a span of time, e.g. "90", "90s", "15m", "1h 30m" or "2d".'
+    )
+    assert project.row(f"{TASKS}count_heartbeats")[0] == 900
+
+
+def test_a_failing_task_is_marked_failing_without_hovering(page: Any, project: Project) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{project.url}{CHANGELIST}")
+    set_kwargs(page, project, "flaky", '{"failure_rate": 1}')
+    page.goto(f"{project.url}{CHANGELIST}")
     edit_row(page, "flaky", interval="1")
-    wait_until(lambda: runs(page, "flaky") >= 1, "a run of flaky every second", timeout=20)
-    edit_row(page, "flaky", enabled=False)
-    expect(cell(page, "flaky", "next_run")).to_have_text("disabled", timeout=5_000)
-    stopped_at = runs(page, "flaky")
-    # Three of its former intervals pass without a run (the status refreshes every 2 s).
-    deadline = time.monotonic() + 4.5
+    outcome = cell(page, "flaky", "last_run").locator(".autosched-outcome")
+    expect(outcome).to_have_text("✗ failed", timeout=10_000)
+    expect(outcome).to_have_class(re.compile("autosched-failing"))
+    # Red, and the error in plain view: no hover, no tooltip needed.
+    assert outcome.evaluate("el => getComputedStyle(el).color") == "rgb(186, 33, 33)"
+    error = cell(page, "flaky", "last_run").locator(".autosched-error-text")
+    expect(error).to_be_visible()
+    expect(error).to_have_text("RuntimeError: flaky failed, as it does 100% of the time")
+    page.goto(f"{project.url}{CHANGELIST}?outcome=failing")
+    expect(page.locator("#result_list a.autosched-name")).to_have_text([f"{TASKS}flaky"])
+
+
+def test_times_count_down_between_polls(page: Any, project: Project) -> None:
+    page.goto(f"{project.url}{CHANGELIST}")
+    when = cell(page, "record_heartbeat", "last_run").locator("time")
+    when.wait_for()
+    page.route("**/status/**", lambda route: None)  # polls hang: only the countdown moves
+    try:
+        first = when.inner_text()
+        wait_until(lambda: when.inner_text() != first, "the time to move on its own", timeout=3)
+    finally:
+        page.unroute("**/status/**")
+
+
+def test_disabling_from_the_list_stops_the_runs(page: Any, project: Project) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{project.url}{CHANGELIST}")
+    edit_row(page, "record_heartbeat", interval="1")
+    before = runs(page, "record_heartbeat")
+    wait_until(lambda: runs(page, "record_heartbeat") >= before + 2, "two runs", timeout=20)
+    edit_row(page, "record_heartbeat", enabled=False)
+    expect(cell(page, "record_heartbeat", "next_run")).to_have_text("disabled", timeout=5_000)
+    stopped_at = runs(page, "record_heartbeat")
+    deadline = time.monotonic() + 4.5  # several former intervals pass without a run
     while time.monotonic() < deadline:
-        assert runs(page, "flaky") == stopped_at
+        assert runs(page, "record_heartbeat") == stopped_at
         page.wait_for_timeout(250)
+    edit_row(page, "record_heartbeat", enabled=True)
 
 
 def test_run_now_updates_the_last_run_within_2_s(page: Any, project: Project) -> None:
     from playwright.sync_api import expect
 
     # A task that has never run, on an interval that keeps it so.
-    page.goto(f"{project.url}/admin/autosched/periodictask/add/")
+    page.goto(f"{project.url}{CHANGELIST}add/")
     page.fill("#id_name", "prune now and then")
-    page.select_option("#id_function", f"{TASKS}prune_heartbeats")
-    page.fill("#id_interval_seconds", "3600")
+    page.select_option("#id_function", "example_project.demo.tasks.prune_heartbeats")
+    page.fill("#id_interval_seconds", "1h")
     page.click('input[name="_continue"]')
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
-    last_run = page.locator('[data-autosched-field="last_run"]')
+    last_run = page.locator('.autosched-status [data-autosched-field="last_run"]')
     # Loaded by the scheduler (and shown by status.js) within a sync or two.
     expect(last_run).to_have_text("never", timeout=5_000)
+    tools = page.locator(".object-tools li")
+    expect(tools).to_have_text(["Run now", "Change history"])
+    run_now, history = (tools.nth(i).bounding_box() for i in range(2))
+    assert run_now is not None
+    assert history is not None
+    assert abs(run_now["y"] - history["y"]) < 1
+    assert abs(run_now["height"] - history["height"]) < 1
     pressed = time.monotonic()
     page.click("#autosched-run-now")
-    expect(last_run).to_have_text(re.compile(r"^[0-2] s ago$"), timeout=2_000)
+    expect(last_run).to_have_text(re.compile(r"^(started|✓ ok) [0-2] s ago"), timeout=2_000)
     assert time.monotonic() - pressed < 2.0
     expect(page.locator(".messagelist")).to_contain_text("Started on")
+    expect(last_run).to_have_text(re.compile(r"^✓ ok \d+ s ago"), timeout=10_000)
+    page.reload()  # the recent runs are shown as the page loads
+    expect(page.locator(".autosched-runs-table tbody tr")).to_have_count(1)
 
 
-def test_the_changelist_screenshot(page: Any, project: Project, capsys: Any) -> None:
+# Screenshots ----------------------------------------------------------------------------
+
+
+def show_the_list(page: Any, project: Project) -> None:
     from playwright.sync_api import expect
 
-    page.goto(f"{project.url}/admin/autosched/periodictask/")
-    expect(page.locator("#autosched-banner")).to_contain_text("Scheduler alive on host")
+    page.goto(f"{project.url}{CHANGELIST}")
     expect(page.locator("#result_list")).to_contain_text("prune now and then")
-    # Room for every column: fold the navigation sidebar and widen the window.
-    page.set_viewport_size({"width": 1920, "height": 900})
-    if page.locator("#nav-sidebar").is_visible():
-        page.click("#toggle-nav-sidebar")
-    expect(page.locator(selector("flaky", "next_run"))).to_have_text("disabled")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 10_000
+    expect(cell(page, "flaky", "last_run")).to_contain_text("failed")
+    expect(page.locator("#autosched-banner")).to_have_class(re.compile("autosched-banner-alive"))
+
+
+def test_screenshots_at_1280_1920_and_390_px(
+    page: Any, browser: Any, project: Project, capsys: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    saved = []
+    for width, height in ((1280, 800), (1920, 1080)):
+        page.set_viewport_size({"width": width, "height": height})
+        show_the_list(page, project)
+        expect(page.locator("#nav-sidebar")).to_be_visible()
+        saved.append(shoot(page, f"changelist-{width}"))
+    phone = log_in(browser, project, viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        show_the_list(phone, project)
+        for field in ("next_run", "last_run"):
+            box = cell(phone, "flaky", field).bounding_box()
+            assert box is not None
+            assert box["x"] + box["width"] <= 390
+        name = phone.locator("#result_list a.autosched-name", has_text=f"{TASKS}flaky")
+        expect(name).to_be_in_viewport()
+        saved.append(shoot(phone, "changelist-390"))
+        assert phone.script_errors == []
+    finally:
+        phone.context.close()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.locator("#result_list a.autosched-name", has_text=f"{TASKS}flaky").click()
+    expect(page.locator(".autosched-traceback")).to_contain_text("RuntimeError")
+    saved.append(shoot(page, "task-page-1280"))
     with capsys.disabled():
-        print(f"\nScreenshot of the changelist: {SCREENSHOT}")
+        print("\nScreenshots:", *map(str, saved), sep="\n  ")
+
+
+def test_the_spanish_list_has_no_english_autosched_text(
+    browser: Any, project: Project, capsys: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = log_in(browser, project, locale="es-ES", extra_http_headers={"Accept-Language": "es"})
+    try:
+        expect(page.locator("#autosched-banner")).to_contain_text("Planificador en marcha")
+        expect(cell(page, "flaky", "last_run")).to_contain_text("fallida")
+        page.wait_for_timeout(2_500)  # one poll of status.js, whose cells must be Spanish too
+        text = page.locator("#content").inner_text()
+        # The tasks' own words (names, functions, their errors) are data, not autosched's.
+        for data in page.locator(
+            ".autosched-name, .autosched-function, .autosched-error-text, #changelist-filter a"
+        ).all_inner_texts():
+            text = text.replace(data, " ")
+        assert english_left(text) == []
+        path = shoot(page, "changelist-1280-es")
+        assert page.script_errors == []
+    finally:
+        page.context.close()
+    with capsys.disabled():
+        print(f"\nScreenshot in Spanish: {path}")

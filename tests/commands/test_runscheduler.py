@@ -87,10 +87,15 @@ def test_run_unknown_name(rows: None) -> None:
     assert raised.value.returncode == 2
 
 
-def test_run_suggests_a_close_name(rows: None) -> None:
-    with pytest.raises(CommandError, match="Did you mean 'every-minute'") as raised:
+def test_run_a_misspelt_name_gets_a_hint(rows: None) -> None:
+    with pytest.raises(CommandError) as raised:
         run_command("--run", "every-minut")
+    assert (
+        str(raised.value) == "No periodic task is named 'every-minut'. Did you mean 'every-minute'?"
+    )
     assert raised.value.returncode == 2
+    with pytest.raises(CommandError, match=r"'zzz'\. See runscheduler --list\.$"):
+        run_command("--run", "zzz")
 
 
 def test_run_of_a_row_with_bad_kwargs_exits_2(rows: None) -> None:

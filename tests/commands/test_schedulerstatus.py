@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, load_command_class
 
 from autosched import status as status_module
+from autosched.runner.identity import Identity
 from autosched.runner.publisher import StatusPublisher
 from autosched.scheduler import Scheduler
 
@@ -48,13 +51,46 @@ def status_command(*args: str) -> str:
 
 def test_a_fresh_snapshot_prints_a_table_and_exits_0(published: StatusPublisher) -> None:
     lines = status_command().splitlines()
-    assert lines[0].startswith("Scheduler alive on host ")
+    assert lines[0].startswith("Scheduler alive: 1 active on ")
     assert lines[1].split() == [
         "NAME", "ENABLED", "INTERVAL", "RUNNING", "NEXT", "RUN", "LAST", "RUN", "OUTCOME", "RUNS"
     ]  # fmt: skip
-    assert lines[2].split()[:5] == ["alpha", "yes", "60", "s", "-"]
+    assert lines[2].split()[:5] == ["alpha", "yes", "1", "min", "-"]
     assert "in 1 min" in lines[2] or "in 59 s" in lines[2]
-    assert lines[3].split()[:6] == ["beta", "no", "3600", "s", "-", "disabled"]
+    assert lines[2].split()[-3:] == ["never", "-", "0"]
+    assert lines[3].split()[:6] == ["beta", "no", "1", "h", "-", "disabled"]
+
+
+def readme_example() -> list[str]:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("$ python manage.py schedulerstatus\n", 1)[1].split("\n$ ", 1)[0]
+    return block.splitlines()
+
+
+def test_the_output_is_the_readmes(published: StatusPublisher) -> None:
+    example = readme_example()
+    lines = status_command().splitlines()
+    assert example[1].split() == lines[1].split()  # the header
+    banner = re.compile(
+        r"Scheduler alive: 1 active on \S+ \(pid \d+\) since \S+ \S+ UTC; "
+        r"\d+ of \d+ task\(s\) enabled\.( 1 standby on \S+ \(pid \d+\)\.)?"
+    )
+    assert banner.fullmatch(example[0])
+    assert banner.fullmatch(lines[0])
+    for row in example[2:]:  # the words of each cell, as the command says them
+        assert re.fullmatch(
+            r"\S+ +(yes|no) +\d+ \w+ +(-|running for .+?) +(disabled|in \d+ \w+) +"
+            r"(never|\d+ \w+ ago) +(-|(ok|failed|timed out|cancelled) \(.+?\)) +"
+            r"\d+( \(\d+ failed\))?",
+            row,
+        ), row
+
+
+def test_standbys_are_listed_in_the_banner(published: StatusPublisher) -> None:
+    standby = StatusPublisher(Scheduler(), identity=Identity(host="web-2", pid=77, token="t"))
+    standby.role = lambda: "standby"
+    standby.publish()
+    assert status_command().splitlines()[0].endswith(" 1 standby on web-2 (pid 77).")
 
 
 def test_json_prints_the_snapshot(published: StatusPublisher) -> None:
@@ -87,3 +123,10 @@ def test_a_snapshot_older_than_the_ttl_exits_1(
     with pytest.raises(CommandError) as info:
         status_command()
     assert info.value.returncode == 1
+
+
+@pytest.mark.parametrize("name", ["schedulerstatus", "runscheduler"])
+def test_the_help_is_said_when_asked(name: str) -> None:
+    command = load_command_class("autosched", name)
+    text = command.create_parser("manage.py", name).format_help()
+    assert "AUTOSCHED_" in text

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
 from autosched.models import PeriodicTask
 from autosched.status import read_status
@@ -45,7 +46,7 @@ def test_the_probe_follows_a_real_scheduler(
     process.wait_for(lambda: run_times(runs_log, "tick"), "a run of tick-1")
     running = probe(process_database, tmp_path)
     assert running.returncode == 0, running.stderr
-    assert "Scheduler alive on host" in running.stdout
+    assert "Scheduler alive: 1 active on " in running.stdout
     assert "tick-1" in running.stdout
     assert process.stop(signal.SIGTERM, timeout=5) == 0
     stopped_at = time.monotonic()
@@ -71,3 +72,34 @@ def test_the_probe_fails_within_the_ttl_after_a_crash(
     )
     stale = probe(process_database, tmp_path, AUTOSCHED_PROCESS_STATUS_TTL="1.5")
     assert stale.returncode == 1
+
+
+@pytest.mark.django_db(databases=["default"])
+@pytest.mark.parametrize("args", [["schedulerstatus"], ["runscheduler", "--list"]])
+def test_a_closed_pipe_ends_the_output_quietly(
+    process_database: str, tmp_path: Path, args: list[str]
+) -> None:
+    # As `| head -1` does: the reader goes away before the command has written its table.
+    cache.clear()  # no scheduler of another test still counts as alive
+    PeriodicTask.objects.using(ALIAS).bulk_create(
+        PeriodicTask(name=f"task-{number:04}", function=key("tick"), interval_seconds=60)
+        for number in range(2000)
+    )
+    env = process_env(process_database, tmp_path / "probe.log")
+    proc = subprocess.Popen(
+        command(*args), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    with proc:
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        proc.stdout.readline()
+        proc.stdout.close()
+        errors = proc.stderr.read()
+        returncode = proc.wait(30)
+    assert "Traceback" not in errors
+    assert "BrokenPipe" not in errors
+    if args[0] == "schedulerstatus":  # still a probe: no scheduler, so 1, with the reason
+        assert returncode == 1
+        assert "No scheduler has reported" in errors
+    else:
+        assert returncode == 0

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,9 +16,18 @@ from django.core.cache import cache
 from django.core.cache.backends.filebased import FileBasedCache
 
 import autosched
+from autosched.runner.identity import Identity
 from autosched.runner.publisher import StatusPublisher
+from autosched.runner.recent_runs import TRACEBACK_LINES
 from autosched.scheduler import RunEvent, Scheduler
-from autosched.status import STANDBY_KEY, STATUS_KEY, TASKS_KEY, read_status
+from autosched.status import (
+    LAST_KNOWN_TTL,
+    STATUS_KEY,
+    TASKS_KEY,
+    read_runs,
+    read_status,
+    runs_key,
+)
 from tests.waiting import wait_until
 
 
@@ -28,9 +37,9 @@ def job() -> None:
 
 @pytest.fixture(autouse=True)
 def clean_cache() -> Iterator[None]:
-    cache.delete_many([STATUS_KEY, STANDBY_KEY, TASKS_KEY])
+    cache.clear()  # the test run's own cache directory
     yield
-    cache.delete_many([STATUS_KEY, STANDBY_KEY, TASKS_KEY])
+    cache.clear()
 
 
 @pytest.fixture
@@ -104,8 +113,8 @@ def test_publish_writes_the_snapshot_with_the_ttl(
     monkeypatch.setattr(FileBasedCache, "set", spy)
     publisher.publish()
     assert timeouts[STATUS_KEY] == 5.0
-    # The tasks outlive the heartbeat a little, so they never vanish between two writes.
-    assert 6.0 <= timeouts[TASKS_KEY] < 7.0
+    # The tasks outlive the heartbeat: the last known status, shown once it is gone.
+    assert timeouts[TASKS_KEY] == LAST_KNOWN_TTL
     status = read_status()
     assert status["alive"]
     assert status["scheduler"]["pid"] == os.getpid()
@@ -119,14 +128,57 @@ def test_the_ttl_and_cache_come_from_settings(scheduler: Scheduler, settings: An
     assert (publisher.ttl, publisher.cache_alias) == (2.0, "other")
 
 
-def test_start_publishes_at_once_and_stop_removes_the_snapshot(
+def test_start_publishes_at_once_and_stop_removes_the_heartbeat(
     publisher: StatusPublisher,
 ) -> None:
     publisher.start()
     wait_until(lambda: read_status()["alive"], "the first snapshot")
     publisher.stop()
-    assert not read_status()["alive"]
-    assert cache.get_many([STATUS_KEY, TASKS_KEY]) == {}
+    status = read_status()
+    assert not status["alive"]
+    assert cache.get(STATUS_KEY) is None
+    # What was last known stays, said to be from this process, as of its time.
+    last = status["last_known"]
+    assert (last["host"], last["pid"]) == (socket.gethostname(), os.getpid())
+    assert set(last["tasks"]) == {"alpha", "beta"}
+
+
+async def test_the_last_known_status_holds_the_runs_that_ended_on_the_way_out(
+    scheduler: Scheduler,
+) -> None:
+    publisher = StatusPublisher(scheduler, every=3600, min_gap=3600)
+    publisher.start()
+    wait_until(lambda: publisher.published == 1, "the first snapshot")
+    await scheduler.run_task(scheduler.tasks["alpha"])  # not published before the stop
+    publisher.stop()
+    assert read_status()["last_known"]["tasks"]["alpha"]["run_count"] == 1
+
+
+def test_a_long_lived_snapshot_of_another_scheduler_is_not_live(
+    publisher: StatusPublisher,
+) -> None:
+    publisher.publish()
+    other = StatusPublisher(Scheduler(), identity=Identity(host="web-2", pid=7, token="x"))
+    beat = other.heartbeat()  # its heartbeat only, no tasks yet
+    cache.set(STATUS_KEY, beat, timeout=5)
+    status = read_status()
+    assert status["alive"]
+    assert status["scheduler"]["host"] == "web-2"
+    assert status["tasks"] == {}  # alpha and beta were another process's
+
+
+def test_a_standby_that_becomes_active_writes_its_tasks_before_its_heartbeat(
+    publisher: StatusPublisher,
+) -> None:
+    role = "standby"
+    publisher.role = lambda: role
+    publisher.publish()
+    role = "active"
+    publisher.publish_heartbeat()  # the loop's heartbeat, between two tasks snapshots
+    status = read_status()
+    assert status["alive"]
+    assert set(status["tasks"]) == {"alpha", "beta"}
+    assert status["standbys"] == []
 
 
 def test_it_publishes_every_second(scheduler: Scheduler) -> None:
@@ -193,9 +245,133 @@ def test_the_publisher_never_reads_the_cache(
 def test_a_standby_scheduler_does_not_hide_the_active_one(publisher: StatusPublisher) -> None:
     publisher.role = lambda: "standby"
     publisher.publish()
-    assert not read_status()["alive"]
-    assert cache.get(STANDBY_KEY)["role"] == "standby"
+    status = read_status()
+    assert not status["alive"]
+    assert [beat["role"] for beat in status["standbys"]] == ["standby"]
     assert cache.get(TASKS_KEY) is None  # a standby runs nothing, so reports no tasks
+
+
+def standby(host: str) -> StatusPublisher:
+    publisher = StatusPublisher(Scheduler(), identity=Identity(host=host, pid=1, token=host))
+    publisher.role = lambda: "standby"
+    return publisher
+
+
+def test_every_standby_is_listed_beside_the_active_one(publisher: StatusPublisher) -> None:
+    first, second = standby("web-2"), standby("web-3")
+    publisher.publish()
+    first.publish()
+    second.publish()
+    first.publish()  # its next heartbeat keeps the other's entry
+    status = read_status()
+    assert status["alive"]
+    assert [beat["host"] for beat in status["standbys"]] == ["web-2", "web-3"]
+
+
+def test_a_standby_that_stops_leaves_the_list(publisher: StatusPublisher) -> None:
+    first, second = standby("web-2"), standby("web-3")
+    first.start()
+    second.start()
+    try:
+        wait_until(lambda: len(read_status()["standbys"]) == 2, "two standbys")
+    finally:
+        first.stop()
+    assert [beat["host"] for beat in read_status()["standbys"]] == ["web-3"]
+    second.stop()
+    assert read_status()["standbys"] == []
+
+
+def test_a_standby_gone_quiet_drops_out_after_the_ttl() -> None:
+    standby("web-2").publish()
+    later = datetime.now(UTC) + timedelta(seconds=5.5)
+    assert read_status(now=later)["standbys"] == []
+
+
+# Recent runs ----------------------------------------------------------------------------
+
+
+def finish(publisher: StatusPublisher, task: Any, outcome: Any, error: Any = None) -> None:
+    task.last_run = datetime.now(UTC)
+    task.last_error = None if error is None else f"{type(error).__name__}: {error}"
+    publisher._on_run(RunEvent("finished", task, outcome, 0.25, error))
+
+
+def test_recent_runs_are_published_when_they_change(
+    publisher: StatusPublisher, scheduler: Scheduler
+) -> None:
+    finish(publisher, scheduler.tasks["alpha"], "ok")
+    publisher.publish()
+    published = read_runs("alpha")
+    assert published is not None
+    assert [run["outcome"] for run in published["runs"]] == ["ok"]
+    assert published["traceback"] is None
+    assert read_runs("beta") is None  # never ran: nothing written
+    cache.delete(runs_key("alpha"))
+    publisher.publish()
+    assert read_runs("alpha") is None  # unchanged: not written again
+
+
+async def test_the_last_errors_traceback_is_published_trimmed(
+    publisher: StatusPublisher, scheduler: Scheduler
+) -> None:
+    def down(depth: int) -> None:  # two functions, so Python does not fold the repeats
+        if depth:
+            further(depth - 1)
+        raise ValueError("at the bottom")
+
+    def further(depth: int) -> None:
+        down(depth)
+
+    scheduler.add_listener(publisher._on_run)
+    scheduler.add_task("deep", lambda: down(100), 60)
+    await scheduler.run_task(scheduler.tasks["deep"])
+    publisher.publish()
+    published = read_runs("deep")
+    assert published is not None
+    traceback = published["traceback"]
+    assert traceback.splitlines()[0].startswith("… (")
+    assert traceback.endswith("ValueError: at the bottom")
+    assert len(traceback.splitlines()) == TRACEBACK_LINES + 1
+
+
+async def test_a_traceback_starts_at_the_tasks_own_code(
+    publisher: StatusPublisher, scheduler: Scheduler
+) -> None:
+    scheduler.add_listener(publisher._on_run)
+    scheduler.add_task("failing", fail_here, 60)
+    await scheduler.run_task(scheduler.tasks["failing"])
+    publisher.publish()
+    published = read_runs("failing")
+    assert published is not None
+    lines = published["traceback"].splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[1].endswith("in fail_here")  # not autosched's, nor asyncio's, frames
+    assert lines[-1] == "KeyError: 'here'"
+
+
+def fail_here() -> None:
+    raise KeyError("here")
+
+
+async def test_a_short_run_is_not_caught_running(scheduler: Scheduler) -> None:
+    written: list[bool] = []
+    publisher = StatusPublisher(scheduler, every=3600, min_gap=0.0, settle=0.5)
+    original = publisher.tasks_status
+
+    def spy() -> dict[str, dict[str, Any]]:
+        tasks = original()
+        written.append(tasks["alpha"]["running"])
+        return tasks
+
+    publisher.tasks_status = spy  # type: ignore[method-assign]
+    publisher.start()
+    try:
+        wait_until(lambda: publisher.published == 1, "the first snapshot")
+        await scheduler.run_task(scheduler.tasks["alpha"])  # starts and ends well within 0.5 s
+        wait_until(lambda: publisher.published == 2, "the run's snapshot")
+    finally:
+        publisher.stop()
+    assert written[:2] == [False, False]
 
 
 def test_a_large_schedule_is_snapshotted_less_often_than_the_heartbeat(
@@ -230,7 +406,11 @@ def test_a_cache_error_is_logged_once_and_never_raised(
     ]
     monkeypatch.undo()
     caplog.clear()
-    with caplog.at_level(logging.WARNING, "autosched"):
+    with caplog.at_level(logging.INFO, "autosched"):
         publisher.publish()
     assert publisher.published == 1
-    assert "again" in caplog.text
+    [recovered] = caplog.records
+    assert (recovered.levelname, recovered.getMessage()) == (
+        "INFO",
+        "Publishing the scheduler status to 'default' again.",
+    )

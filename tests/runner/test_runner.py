@@ -76,8 +76,8 @@ async def test_load_creates_default_rows_and_loads_them() -> None:
     runner = SchedulerRunner(sync_interval=1)
     await runner.load()
     await runner.aclose()
-    assert "tests.testapp.tasks.heartbeat" in runner.scheduler.tasks
-    assert not runner.scheduler.tasks["tests.testapp.tasks.async_heartbeat"].enabled
+    assert "testapp.heartbeat" in runner.scheduler.tasks
+    assert not runner.scheduler.tasks["testapp.async_heartbeat"].enabled
 
 
 async def test_change_made_while_running_is_applied(running: SchedulerRunner) -> None:

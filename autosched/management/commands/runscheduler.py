@@ -14,10 +14,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, Error, connections
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from autosched.conf import conf, valid_sync_interval
 from autosched.humanize import schedule_words
-from autosched.management.table import write_table
+from autosched.management.table import stdout_may_close, write_table, yes_no
 from autosched.models import PeriodicTask
 from autosched.registry import registry
 from autosched.runner import SchedulerRunner, stop_on_signals, threads_blocking_exit
@@ -32,10 +34,14 @@ USAGE_ERROR = 2
 
 
 class Command(BaseCommand):
-    help = (
-        "Run the periodic tasks stored in the database, applying changes made through the "
-        "admin or the ORM within about a second, without a restart."
-    )
+    @property
+    def help(self) -> str:  # type: ignore[override] # translated when asked, not at import
+        """Say what the command does, in the active language."""
+        return gettext(
+            "Run the periodic tasks stored in the database, applying changes made through the "
+            "admin or the ORM within about a second, without a restart."
+        )
+
     requires_migrations_checks = True
     #: True when run as ``manage.py runscheduler`` (not ``call_command``): the process is ours.
     owns_process = False
@@ -49,28 +55,36 @@ class Command(BaseCommand):
             "--sync-interval",
             type=float,
             metavar="SECONDS",
-            help="Seconds between two checks for changed rows "
-            "(default: AUTOSCHED_SYNC_INTERVAL, 0.5).",
+            help=str(
+                _(
+                    "Seconds between two checks for changed rows "
+                    "(default: AUTOSCHED_SYNC_INTERVAL, 0.5)."
+                )
+            ),
         )
         parser.add_argument(
             "--database",
             default=DEFAULT_DB_ALIAS,
-            help='The database alias to read tasks from (default: "default").',
+            help=str(_('The database alias to read tasks from (default: "default").')),
         )
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument(
-            "--list", action="store_true", help="Print the tasks and their state, then exit."
+            "--list",
+            action="store_true",
+            help=str(_("Print the tasks and their state, then exit.")),
         )
         mode.add_argument(
             "--run",
             metavar="NAME",
-            help="Run the task NAME once in the foreground; the exit status tells its outcome.",
+            help=str(
+                _("Run the task NAME once in the foreground; the exit status tells its outcome.")
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         using: str = options["database"]
         if using not in connections:
-            raise CommandError(f"Unknown database alias {using!r}.")
+            raise CommandError(gettext("Unknown database alias %(alias)r.") % {"alias": using})
         with self._logging(options["verbosity"]):
             if options["list"]:
                 self._list(using)
@@ -112,33 +126,48 @@ class Command(BaseCommand):
             .values_list("name", "function", "interval_seconds", "offset_seconds", "enabled")
         )
         if not rows:
-            self.stdout.write("No periodic tasks.")
+            self.stdout.write(gettext("No periodic tasks."))
             return
-        header = ("NAME", "FUNCTION", "SCHEDULE", "ENABLED", "REGISTERED")
+        header = (
+            gettext("NAME"),
+            gettext("FUNCTION"),
+            gettext("SCHEDULE"),
+            gettext("ENABLED"),
+            gettext("REGISTERED"),
+        )
         table = [header] + [
             (
                 name,
                 function,
                 _schedule_cell(name, interval, offset),
-                "yes" if enabled else "no",
-                "yes" if function in registry else "NO",
+                yes_no(enabled),
+                yes_no(True) if function in registry else gettext("NO"),
             )
             for name, function, interval, offset, enabled in rows
         ]
-        write_table(self, table)
+        with stdout_may_close(self):
+            write_table(self, table)
 
     def _run_one(self, name: str, using: str) -> None:
         tasks = PeriodicTask.objects.using(using)
         row = tasks.filter(name=name).values_list("function", "kwargs", "timeout_seconds").first()
         if row is None:
             close = difflib.get_close_matches(name, tasks.values_list("name", flat=True), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else " See runscheduler --list."
-            raise CommandError(f"No periodic task is named {name!r}.{hint}", returncode=USAGE_ERROR)
+            hint = (
+                gettext("Did you mean %(name)r?") % {"name": close[0]}
+                if close
+                else gettext("See runscheduler --list.")
+            )
+            raise CommandError(
+                gettext("No periodic task is named %(name)r.") % {"name": name} + " " + hint,
+                returncode=USAGE_ERROR,
+            )
         function, kwargs, timeout = row
         registered = registry.get(function)
         if registered is None:
             raise CommandError(
-                f"Task {name!r} names function {function!r}, which is not registered.",
+                gettext("Task %(name)r names function %(function)r, which is not registered.")
+                % {"name": name, "function": function},
                 returncode=USAGE_ERROR,
             )
         scheduler = Scheduler(grace_period=conf.GRACE_PERIOD, max_workers=1)
@@ -147,13 +176,22 @@ class Command(BaseCommand):
             # The interval does not matter for one run; the row's may even be unusable.
             scheduler.add_task(name, in_process(registered, kwargs), 1, timeout=timeout)
         except (ValueError, LookupError) as exc:
-            raise CommandError(f"Task {name!r} cannot run: {exc}", returncode=USAGE_ERROR) from None
+            raise CommandError(
+                gettext("Task %(name)r cannot run: %(problem)s") % {"name": name, "problem": exc},
+                returncode=USAGE_ERROR,
+            ) from None
         task = scheduler.tasks[name]
         asyncio.run(scheduler.run_task(task))
         if task.last_outcome != "ok":
-            raise CommandError(f"Task {name!r} failed: {task.last_error}")
+            raise CommandError(
+                gettext("Task %(name)r failed: %(error)s")
+                % {"name": name, "error": task.last_error}
+            )
         self.stdout.write(
-            self.style.SUCCESS(f"Task {name!r} succeeded in {task.last_duration:.3f} s.")
+            self.style.SUCCESS(
+                gettext("Task %(name)r succeeded in %(seconds).3f s.")
+                % {"name": name, "seconds": task.last_duration}
+            )
         )
 
     def _serve(self, sync_interval: float, using: str) -> None:
@@ -164,7 +202,8 @@ class Command(BaseCommand):
                 await runner.load()
             except Error as exc:
                 raise CommandError(
-                    f"Cannot load periodic tasks from database {using!r}: {exc}"
+                    gettext("Cannot load periodic tasks from database %(alias)r: %(error)s")
+                    % {"alias": using, "error": exc}
                 ) from exc
             self._describe_start(runner)
             await runner.run()
@@ -176,7 +215,7 @@ class Command(BaseCommand):
             finally:
                 if not runner.scheduler.abandoned:
                     loop.close()  # else its cleanup would wait for a run that will not end
-        self.stdout.write("Scheduler stopped.")
+        self.stdout.write(gettext("Scheduler stopped."))
         if not self.owns_process:
             return
         blocking = threads_blocking_exit()
@@ -198,21 +237,33 @@ class Command(BaseCommand):
         enabled = sum(task.enabled for task in tasks)
         skipped = len(runner.sync.skipped)
         connection = connections[runner.using]
-        summary = f"Loaded {enabled} enabled task(s) of {len(tasks) + skipped}"
+        counts = {"enabled": enabled, "total": len(tasks) + skipped, "skipped": skipped}
         if skipped:
-            summary += f" ({skipped} skipped, see the warnings)"
-        self.stdout.write(self.style.SUCCESS(summary + "."))
+            summary = gettext(
+                "Loaded %(enabled)d enabled task(s) of %(total)d (%(skipped)d skipped, see the "
+                "warnings)."
+            )
+        else:
+            summary = gettext("Loaded %(enabled)d enabled task(s) of %(total)d.")
+        self.stdout.write(self.style.SUCCESS(summary % counts))
         self.stdout.write(
-            f"Database {runner.using!r} ({connection.vendor}, "
-            f"{connection.settings_dict['NAME']}); checking for changes every "
-            f"{runner.sync_interval:g} s. Press Ctrl-C to stop."
+            gettext(
+                "Database %(alias)r (%(vendor)s, %(name)s); checking for changes every "
+                "%(interval)s s. Press Ctrl-C to stop."
+            )
+            % {
+                "alias": runner.using,
+                "vendor": connection.vendor,
+                "name": connection.settings_dict["NAME"],
+                "interval": f"{runner.sync_interval:g}",
+            }
         )
 
 
 def _schedule_cell(name: str, interval: object, offset: object) -> str:
     """Say a row's schedule, or what is wrong with it: one bad row must not hide the list."""
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
-        return f"invalid interval {interval!r}"
+        return gettext("invalid interval %(value)r") % {"value": interval}
     if offset is not None and (not isinstance(offset, int) or not 0 <= offset < interval):
-        return f"invalid offset {offset!r}"
+        return gettext("invalid offset %(value)r") % {"value": offset}
     return schedule_words(interval, effective_offset(name, interval, offset), offset is None)

@@ -9,72 +9,106 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, Error
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from autosched.conf import conf
-from autosched.humanize import short_span
-from autosched.management.table import write_table
+from autosched.humanize import in_span, short_span
+from autosched.management.table import stdout_may_close, write_table, yes_no
 from autosched.models import PeriodicTask
 from autosched.status import banner, read_status, task_cells
 
 #: Exit status when no scheduler has reported within the TTL, as a liveness probe expects.
 NOT_ALIVE = 1
-HEADER = ("NAME", "ENABLED", "INTERVAL", "RUNNING", "NEXT RUN", "LAST RUN", "OUTCOME", "RUNS")
-EXPECTED_HEADER = ("NAME", "ENABLED", "SCHEDULE", "NEXT RUN (EXPECTED)")
+
+
+def header() -> tuple[str, ...]:
+    """Return the live table's header, in the active language."""
+    return (
+        gettext("NAME"),
+        gettext("ENABLED"),
+        gettext("INTERVAL"),
+        gettext("RUNNING"),
+        gettext("NEXT RUN"),
+        gettext("LAST RUN"),
+        gettext("OUTCOME"),
+        gettext("RUNS"),
+    )
+
+
+def expected_header() -> tuple[str, ...]:
+    """Return the header of the table of expected next runs, when no scheduler reports."""
+    return (
+        gettext("NAME"),
+        gettext("ENABLED"),
+        gettext("SCHEDULE"),
+        gettext("NEXT RUN (EXPECTED)"),
+    )
 
 
 class Command(BaseCommand):
-    help = (
-        "Print the status the running scheduler publishes through the cache. Exit status 0 "
-        "when a scheduler reported within AUTOSCHED_STATUS_TTL seconds, 1 otherwise."
-    )
+    @property
+    def help(self) -> str:  # type: ignore[override] # translated when asked, not at import
+        """Say what the command does, in the active language."""
+        return gettext(
+            "Print the status the running scheduler publishes through the cache. Exit status 0 "
+            "when a scheduler reported within AUTOSCHED_STATUS_TTL seconds, 1 otherwise."
+        )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
-            "--json", action="store_true", help="Print the status as JSON, for machines."
+            "--json", action="store_true", help=str(_("Print the status as JSON, for machines."))
         )
         parser.add_argument(
             "--database",
             default=DEFAULT_DB_ALIAS,
-            help="The database whose rows give the expected next runs (default: default).",
+            help=str(_("The database whose rows give the expected next runs (default: default).")),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         status = read_status()
         now = datetime.now(UTC)
         expected = _expected(options["database"], now)
-        if options["json"]:
-            by_name = {task.name: when.isoformat() if when else None for task, when in expected}
-            self.stdout.write(json.dumps({**status, "expected": by_name}, indent=2, sort_keys=True))
-        elif status["alive"]:
-            self.stdout.write(self.style.SUCCESS(banner(status)))
-            self._table(status["tasks"], now)
-        else:
-            self._expected_table(expected, now)
+        with stdout_may_close(self):
+            if options["json"]:
+                by_name = {task.name: when and when.isoformat() for task, when in expected}
+                self.stdout.write(
+                    json.dumps({**status, "expected": by_name}, indent=2, sort_keys=True)
+                )
+            elif status["alive"]:
+                self.stdout.write(self.style.SUCCESS(banner(status)))
+                self._table(status["tasks"], now)
+            else:
+                self._expected_table(expected, now)
         if not status["alive"]:
+            # The rows say when runs should come; what was last known is the admin's to show.
+            said = banner({**status, "last_known": None})
             raise CommandError(
-                f"{banner(status)} Is `manage.py runscheduler` running, and does it use the "
-                f"same cache ({conf.STATUS_CACHE!r}) as this command?",
+                gettext(
+                    "%(banner)s Is `manage.py runscheduler` running, and does it use the "
+                    "same cache (%(cache)r) as this command?"
+                )
+                % {"banner": said, "cache": conf.STATUS_CACHE},
                 returncode=NOT_ALIVE,
             )
 
     def _table(self, tasks: dict[str, dict[str, Any]], now: datetime) -> None:
         if not tasks:
-            self.stdout.write("No tasks loaded.")
+            self.stdout.write(gettext("No tasks loaded."))
             return
-        rows = [HEADER]
+        rows = [header()]
         for name, status in sorted(tasks.items()):
             cells = task_cells(status, now)
-            runs = f"{status['run_count']} ({status['error_count']} failed)"
             rows.append(
                 (
                     name,
-                    "yes" if status["enabled"] else "no",
-                    f"{status['interval_seconds']:g} s",
+                    yes_no(status["enabled"]),
+                    short_span(status["interval_seconds"]),
                     cells["running"] or "-",
                     cells["next_run"] or "-",
                     cells["last_run"],
                     cells["outcome"] or "-",
-                    runs,
+                    cells["runs"],
                 )
             )
         write_table(self, rows)
@@ -85,12 +119,10 @@ class Command(BaseCommand):
         # With no scheduler to ask, the rows still say when the next runs fall.
         if not expected:
             return
-        rows = [EXPECTED_HEADER]
+        rows = [expected_header()]
         for task, when in expected:
-            next_run = f"in {short_span((when - now).total_seconds())}" if when else "-"
-            rows.append(
-                (task.name, "yes" if task.enabled else "no", task.schedule_display, next_run)
-            )
+            next_run = in_span((when - now).total_seconds()) if when else "-"
+            rows.append((task.name, yes_no(task.enabled), task.schedule_display, next_run))
         write_table(self, rows)
 
 
