@@ -62,13 +62,22 @@ def database(name: str) -> dict[str, str]:
     return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
 
 
+#: A folder of this test run's own (made once, inherited by the processes the tests start):
+#: the shared status cache, and the SQLite test database.
+_RUN_DIR = os.environ.get("AUTOSCHED_TEST_CACHE") or os.environ.setdefault(
+    "AUTOSCHED_TEST_CACHE", tempfile.mkdtemp(prefix="autosched-")
+)
+
 if ON_POSTGRES:
     # pytest-django creates and drops the test database "test_autosched". Runs sharing one
     # server at once (two Django versions in CI) need distinct names: AUTOSCHED_TEST_PG_NAME.
     DATABASES = {"default": database(os.environ.get("AUTOSCHED_TEST_PG_NAME", "autosched"))}
 else:
-    # The test run itself uses an in-memory database; this file is for manual runs.
     DATABASES = {"default": database(str(Path(tempfile.gettempdir()) / "autosched-tests.sqlite3"))}
+    # The test database is a file of this run's own, not SQLite's shared in-memory one: there a
+    # thread that finds a table locked fails at once, while on a file it waits (up to 5 s), as
+    # the scheduler's threads do in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(Path(_RUN_DIR) / "test-db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Shared across processes, as autosched.W002 asks: the scheduler processes that tests start
@@ -76,8 +85,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": os.environ.get("AUTOSCHED_TEST_CACHE")
-        or os.environ.setdefault("AUTOSCHED_TEST_CACHE", tempfile.mkdtemp(prefix="autosched-")),
+        "LOCATION": _RUN_DIR,
     }
 }
 # Fast hashing: the admin tests log users in.
