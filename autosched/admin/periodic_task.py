@@ -87,7 +87,7 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
 
     @admin.display(description=_("Task"), ordering="name")
     def task_display(self, task: PeriodicTask) -> SafeString:
-        """Show the name, linked; the function in small text when it differs; where it runs."""
+        """Show the name, linked; the function in small text when it differs; kwargs; where."""
         url = reverse(
             f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",
             args=[quote(task.pk)],
@@ -98,6 +98,12 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
         if task.function != task.name:
             dotted = breakable(task.function)
             parts.append(format_html('<div class="autosched-function">{}</div>', dotted))
+        if task.kwargs:
+            parts.append(
+                format_html(
+                    '<div class="autosched-small autosched-kwargs">{}</div>', task.kwargs_display
+                )
+            )
         if not task.is_registered:
             parts.append(
                 format_html(

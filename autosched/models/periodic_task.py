@@ -192,6 +192,13 @@ class PeriodicTask(models.Model):
         return next_slot_time(self.interval_seconds, offset, after)
 
     @property
+    def kwargs_display(self) -> str:
+        """Return the keyword arguments compactly, as a call would have them: who='ann', n=2."""
+        if not isinstance(self.kwargs, dict):
+            return repr(self.kwargs)
+        return ", ".join(f"{name}={value!r}" for name, value in self.kwargs.items())
+
+    @property
     def schedule_display(self) -> str:
         """Return when the task runs, in words: "every hour at :15"."""
         offset = self.effective_offset

@@ -265,7 +265,7 @@ class SchedulerRunner:
                 await self._in_db_thread(self._close_connection)
             return None
         if recovering:
-            logger.warning(
+            logger.info(
                 "Database %r answers again after %d failed sync(s); reloaded every task.",
                 self.using,
                 self.failures,

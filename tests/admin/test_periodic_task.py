@@ -73,6 +73,20 @@ def test_the_function_shows_under_the_name_only_when_it_differs(
     assert "autosched-function" not in by_name[NO_DEFAULT]
 
 
+def test_the_list_shows_kwargs_compactly_under_the_name(
+    admin_client: Client, rows: dict[str, PeriodicTask]
+) -> None:
+    PeriodicTask.objects.create(
+        name="greet-ann", function="tests.testapp.tasks.greet", interval_seconds=60,
+        kwargs={"who": "ann", "times": 2},
+    )  # fmt: skip
+    content = admin_client.get(CHANGELIST).content.decode()
+    assert (
+        '<div class="autosched-small autosched-kwargs">who=&#x27;ann&#x27;, times=2</div>'
+        in content
+    )
+
+
 def test_the_list_marks_rows_whose_function_is_not_registered(
     admin_client: Client, rows: dict[str, PeriodicTask]
 ) -> None:
