@@ -84,12 +84,21 @@ _NO_KEYWORD = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.VAR_POSITION
 
 
 class KwargsError(ValueError):
-    """Keyword arguments do not fit a registered function; the message names the argument."""
+    """Keyword arguments do not fit a registered function; the message names the argument.
 
-    def __init__(self, message: str, argument: str | None = None) -> None:
+    ``code`` says which rule was broken and ``params`` what broke it, so that a form can say
+    it in the operator's language (the message itself is English, for logs).
+    """
+
+    def __init__(
+        self, message: str, argument: str | None = None, *, code: str, **params: str
+    ) -> None:
         super().__init__(message)
         #: The argument at fault, if one is: an unknown or a missing one.
         self.argument = argument
+        #: One of "not_object", "bad_name", "slot", "unknown", "missing".
+        self.code = code
+        self.params = {"name": repr(argument), **params}
 
 
 def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
@@ -164,16 +173,19 @@ class RegisteredFunction:
         if not isinstance(kwargs, dict):
             raise KwargsError(
                 f"keyword arguments must be a JSON object (names to values), "
-                f"not {type(kwargs).__name__} {kwargs!r}"
+                f"not {type(kwargs).__name__} {kwargs!r}",
+                code="not_object",
+                type=type(kwargs).__name__,
             )
         for name in kwargs:
             if not isinstance(name, str) or not name.isidentifier():
-                raise KwargsError(f"{name!r} is not an argument name", str(name))
+                raise KwargsError(f"{name!r} is not an argument name", str(name), code="bad_name")
         if SLOT_PARAMETER in kwargs:
             raise KwargsError(
                 f"{SLOT_PARAMETER!r} is filled in with each run's slot; remove it from the "
                 "keyword arguments",
                 SLOT_PARAMETER,
+                code="slot",
             )
         signature = _signature(self.func)
         if signature is None:
@@ -184,11 +196,16 @@ class RegisteredFunction:
         for name in kwargs:
             if name not in named and not takes_any:
                 known = ", ".join(n for n in named if n != SLOT_PARAMETER) or "no arguments"
-                raise KwargsError(f"unknown argument {name!r}; it takes: {known}", name)
+                raise KwargsError(
+                    f"unknown argument {name!r}; it takes: {known}",
+                    name,
+                    code="unknown",
+                    known=known,
+                )
         required = [n for n in named if parameters[n].default is parameters[n].empty]
         for name in required if complete else ():
             if name not in kwargs and name != SLOT_PARAMETER:
-                raise KwargsError(f"missing required argument {name!r}", name)
+                raise KwargsError(f"missing required argument {name!r}", name, code="missing")
         return kwargs
 
 

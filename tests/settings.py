@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 SECRET_KEY = "autosched-tests-not-secret"
 DEBUG = False
@@ -49,7 +50,7 @@ TEMPLATES = [
 ON_POSTGRES = os.environ.get("AUTOSCHED_TEST_DB") == "postgres"
 
 
-def database(name: str) -> dict[str, str]:
+def database(name: str) -> dict[str, Any]:
     """Return the settings of one database: PostgreSQL database ``name``, or SQLite file."""
     if ON_POSTGRES:
         return {

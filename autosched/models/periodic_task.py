@@ -33,6 +33,23 @@ class RunOn(models.TextChoices):
     WORKER = "worker", _("enqueued to a Django Tasks worker")
 
 
+#: What the form says when kwargs do not fit the function, by KwargsError.code.
+KWARGS_MESSAGES = {
+    "not_object": _(
+        "Keyword arguments for %(function)s must be a JSON object (names to values), not %(type)s."
+    ),
+    "bad_name": _("Keyword arguments for %(function)s: %(name)s is not an argument name."),
+    "slot": _(
+        "Keyword arguments for %(function)s: scheduled_at is filled in with each run's slot; "
+        "remove it from the keyword arguments."
+    ),
+    "unknown": _(
+        "Keyword arguments for %(function)s: unknown argument %(name)s; it takes: %(known)s."
+    ),
+    "missing": _("Keyword arguments for %(function)s: missing required argument %(name)s."),
+}
+
+
 class PeriodicTaskQuerySet(models.QuerySet["PeriodicTask"]):
     """Queries over periodic tasks, split by whether their function is registered in code."""
 
@@ -311,8 +328,8 @@ class PeriodicTask(models.Model):
         except KwargsError as exc:
             errors["kwargs"] = [
                 ValidationError(
-                    _("Keyword arguments for %(function)s: %(problem)s."),
-                    code="bad_kwargs",
-                    params={"function": self.function, "problem": exc},
+                    KWARGS_MESSAGES.get(exc.code, KWARGS_MESSAGES["unknown"]),
+                    code=f"kwargs_{exc.code}",
+                    params={"function": self.function, **exc.params},
                 )
             ]
