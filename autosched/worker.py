@@ -7,15 +7,18 @@ autosched works without it for rows that run in the scheduler process.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections, router, transaction
 
 from autosched.registry import SLOT_PARAMETER, registry
 
@@ -24,9 +27,12 @@ __all__ = [
     "DEFAULT_QUEUE",
     "MAX_PRIORITY",
     "MIN_PRIORITY",
+    "BackendFailed",
     "EnqueueError",
+    "RunToEnqueue",
     "backend_aliases",
     "check_backend",
+    "enqueue_many",
     "enqueue_run",
     "run_periodic_task",  # noqa: F822 - made on first use, by __getattr__
     "tasks_module",
@@ -44,6 +50,23 @@ MAX_PRIORITY = 100
 
 class EnqueueError(RuntimeError):
     """A run could not be enqueued; the message names the task and the backend."""
+
+
+class BackendFailed(EnqueueError):
+    """The backend failed to take a run it accepted (its database or broker), rather than
+    refusing the run itself (say, a queue it does not have)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunToEnqueue:
+    """One run of the function registered as ``key`` for periodic task ``name``."""
+
+    key: str
+    name: str
+    queue_name: str = DEFAULT_QUEUE
+    priority: int = 0
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    scheduled_at: str | None = None  # the slot, ISO 8601
 
 
 def tasks_module() -> ModuleType:
@@ -89,18 +112,97 @@ def enqueue_run(
     scheduled_at: str | None = None,
 ) -> None:
     """Enqueue one run of the function registered as ``key`` for periodic task ``name``."""
+    run = RunToEnqueue(key, name, queue_name, priority, kwargs or {}, scheduled_at)
+    error = enqueue_many(backend, [run])[0]
+    if error is not None:
+        raise error
+
+
+def enqueue_many(backend: str, runs: Sequence[RunToEnqueue]) -> list[EnqueueError | None]:
+    """Enqueue ``runs`` to ``backend``; return each run's error, or None where it went.
+
+    On a database backend (django-tasks-db) the runs go in one transaction: one commit for
+    all, and a failure of the database fails them all (none was enqueued). Elsewhere each run
+    is enqueued on its own. Call it off the event loop: it blocks.
+    """
+    errors: list[EnqueueError | None] = [None] * len(runs)
+    prepared: list[tuple[int, Any]] = []
+    for number, run in enumerate(runs):
+        try:
+            # using() validates the queue and priority: a refusal of this run alone.
+            task = _task().using(backend=backend, queue_name=run.queue_name, priority=run.priority)
+        except Exception as exc:
+            errors[number] = _error(EnqueueError, backend, run, exc)
+        else:
+            prepared.append((number, task))
+    if not prepared:
+        return errors
+    database = _database_of(backend)
     try:
-        task = _task().using(backend=backend, queue_name=queue_name, priority=priority)
-        result = task.enqueue(key, name, kwargs or {}, scheduled_at)
-    except Exception as exc:
-        # The calling thread keeps its connection between slots (a connection per enqueue
-        # would cost more than the INSERT), but not a broken one: the next slot starts afresh.
+        _enqueue_prepared(backend, runs, prepared, database, errors)
+    except DatabaseError:
+        # The thread keeps its connection between batches (a connection per batch would cost
+        # more than its INSERTs), so it may be one the server closed while idle: try once
+        # more on a fresh one before calling it a failure.
         connections.close_all()
-        raise EnqueueError(
-            f"Cannot enqueue periodic task {name!r} to backend {backend!r}, queue "
-            f"{queue_name!r}: {type(exc).__name__}: {exc}; trying again at the next slot."
-        ) from exc
-    logger.debug("Enqueued periodic task %r as %s.", name, result.id)
+        try:
+            _enqueue_prepared(backend, runs, prepared, database, errors)
+        except DatabaseError as exc:
+            connections.close_all()  # the next batch starts afresh
+            for number, _ in prepared:
+                errors[number] = _error(BackendFailed, backend, runs[number], exc)
+    return errors
+
+
+def _enqueue_prepared(
+    backend: str,
+    runs: Sequence[RunToEnqueue],
+    prepared: list[tuple[int, Any]],
+    database: str | None,
+    errors: list[EnqueueError | None],
+) -> None:
+    # A database error inside the transaction escapes (it rolled back every run); any other
+    # error is that run's alone.
+    atomic = transaction.atomic(using=database) if database else contextlib.nullcontext()
+    with atomic:
+        for number, task in prepared:
+            run = runs[number]
+            try:
+                result = task.enqueue(run.key, run.name, run.kwargs, run.scheduled_at)
+            except DatabaseError as exc:
+                if database:
+                    raise
+                connections.close_all()
+                errors[number] = _error(BackendFailed, backend, run, exc)
+            except Exception as exc:
+                errors[number] = _error(BackendFailed, backend, run, exc)
+            else:
+                errors[number] = None
+                logger.debug("Enqueued periodic task %r as %s.", run.name, result.id)
+
+
+def _error(
+    kind: type[EnqueueError], backend: str, run: RunToEnqueue, exc: BaseException
+) -> EnqueueError:
+    error = kind(
+        f"Cannot enqueue periodic task {run.name!r} to backend {backend!r}, queue "
+        f"{run.queue_name!r}: {type(exc).__name__}: {exc}; trying again at the next slot."
+    )
+    error.__cause__ = exc
+    return error
+
+
+def _database_of(backend: str) -> str | None:
+    """Return the database alias that ``backend`` stores runs in, or None if it is not one."""
+    try:
+        from django_tasks_db.backend import DatabaseBackend
+    except ImportError:
+        return None
+    if not isinstance(tasks_module().task_backends[backend], DatabaseBackend):
+        return None
+    from django_tasks_db.models import DBTaskResult  # only where its app is installed
+
+    return router.db_for_write(DBTaskResult)
 
 
 def _run_periodic_task(

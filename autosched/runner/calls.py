@@ -4,16 +4,17 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.db import close_old_connections
 
 from autosched.registry import SLOT_PARAMETER, RegisteredFunction
+from autosched.runner.bulk import EnqueueBatcher
 from autosched.scheduler import current_slot, returns_coroutine
-from autosched.worker import enqueue_run
+from autosched.worker import RunToEnqueue
 
-__all__ = ["enqueuer", "in_process", "with_fresh_connections"]
+__all__ = ["enqueuer", "in_process", "shared_batcher", "with_fresh_connections"]
 
 
 def with_fresh_connections(func: Callable[[], Any]) -> Callable[[], Any]:
@@ -66,22 +67,36 @@ def enqueuer(
     queue_name: str,
     priority: int,
     kwargs: dict[str, Any] | None = None,
-) -> Callable[[], None]:
-    """Return a sync callable that enqueues one run of ``key`` for a worker."""
+    batcher: EnqueueBatcher | None = None,
+) -> Callable[[], Awaitable[None]]:
+    """Return an async callable that enqueues one run of ``key`` for a worker.
+
+    The run goes in a batch with the others due at the same time (``batcher``, by default
+    one shared by the process), in the batcher's threads: never on the event loop.
+    """
     arguments = dict(kwargs or {})
 
-    def enqueue() -> None:
-        # Runs in the core's thread pool, so a slow backend never blocks the event loop.
-        slot = current_slot()
-        enqueue_run(
+    async def enqueue() -> None:
+        slot = current_slot()  # on the loop, in the run's context
+        run = RunToEnqueue(
             key,
             name,
-            backend=backend,
             queue_name=queue_name,
             priority=priority,
             kwargs=arguments,
             scheduled_at=slot.isoformat() if slot is not None else None,
         )
+        await (batcher or shared_batcher()).enqueue(backend, run)
 
     enqueue.__qualname__ = enqueue.__name__ = f"enqueue[{key}]"
     return enqueue
+
+
+_shared: list[EnqueueBatcher] = []
+
+
+def shared_batcher() -> EnqueueBatcher:
+    """Return the batcher of the enqueuers made without one of their own."""
+    if not _shared:
+        _shared.append(EnqueueBatcher())
+    return _shared[0]

@@ -23,6 +23,7 @@ from autosched.conf import (
 )
 from autosched.defaults import sync_defaults
 from autosched.models.run_request import claim_requests
+from autosched.runner.bulk import EnqueueBatcher
 from autosched.runner.identity import Identity
 from autosched.runner.leadership import Leadership, Role
 from autosched.runner.publisher import StatusPublisher
@@ -76,7 +77,8 @@ class SchedulerRunner:
                 gate=self.leadership.holds,
             )
         self.scheduler = scheduler
-        self.sync = TaskSync(using)
+        # Worker rows' enqueues ask the lease too, right before each batch goes out.
+        self.sync = TaskSync(using, batcher=EnqueueBatcher(gate=self.leadership.holds))
         self.publisher = StatusPublisher(
             scheduler,
             identity=self.identity,
@@ -107,7 +109,7 @@ class SchedulerRunner:
         """Create missing default rows and load every row into the scheduler."""
         await self._in_db_thread(lambda: sync_defaults(using=self.using))
         changes = await self._in_db_thread(self.sync.reload)
-        self.sync.apply(self.scheduler, changes)
+        await self.sync.apply_in_slices(self.scheduler, changes)
         self._loaded = True
 
     async def run(self) -> None:
@@ -143,6 +145,7 @@ class SchedulerRunner:
 
     async def aclose(self) -> None:
         """Close the sync thread's database connection and end the thread (``run()`` does)."""
+        self.sync.batcher.close()  # the enqueue threads close theirs as they end
         # Bounded: a database that hangs (no answer, no error) must not hold up the exit.
         with contextlib.suppress(RuntimeError, Error, TimeoutError):
             await asyncio.wait_for(self._in_db_thread(self._close_connection), CLOSE_TIMEOUT)
@@ -222,7 +225,7 @@ class SchedulerRunner:
                 continue  # woken early: the lease changed hands, or the scheduler stopped
             changes = await self.sync_once()
             if changes is not None:
-                self.sync.apply(self.scheduler, changes)
+                await self.sync.apply_in_slices(self.scheduler, changes)
                 await self._serve_run_now()
             now = loop.time()
             if self.failures:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -14,6 +15,7 @@ from django.db import connections
 from autosched.models import PeriodicTask, RunOn, ScheduleRevision, TaskChange
 from autosched.models.db_clock import db_now_plus
 from autosched.registry import KwargsError, RegisteredFunction, registry
+from autosched.runner.bulk import EnqueueBatcher
 from autosched.runner.calls import enqueuer, in_process
 from autosched.schedule import effective_offset
 from autosched.scheduler import Scheduler
@@ -29,6 +31,10 @@ MAX_CHANGES_PER_POLL = 1000
 CHANGE_RETENTION = timedelta(hours=1)
 #: Seconds between two prunings of old change records.
 PRUNE_EVERY = 60.0
+#: Longest stretch ``apply_in_slices`` holds the event loop, in seconds.
+APPLY_SLICE = 0.010
+#: Rows applied between two looks at the time (a look costs more than a row left alone).
+STEP_ROWS = 32
 
 ROW_FIELDS = (
     "id",
@@ -100,8 +106,11 @@ class TaskSync:
         using: str = "default",
         *,
         clock: Callable[[], float] = time.monotonic,
+        batcher: EnqueueBatcher | None = None,
     ):
         self.using = using
+        #: Where worker rows' runs are enqueued, in batches.
+        self.batcher = batcher if batcher is not None else EnqueueBatcher()
         #: Highest change revision read so far; None until the first full load.
         self.revision: int | None = None
         self._clock = clock
@@ -186,15 +195,41 @@ class TaskSync:
 
     def apply(self, scheduler: Scheduler, changes: Changes) -> None:
         """Add, remove, enable, disable or retime scheduler tasks to match ``changes``."""
+        for _ in self._steps(scheduler, changes):
+            pass
+
+    async def apply_in_slices(
+        self, scheduler: Scheduler, changes: Changes, *, slice_seconds: float = APPLY_SLICE
+    ) -> None:
+        """Apply ``changes`` like ``apply()``, letting the loop run every ``slice_seconds``.
+
+        A full reload of 100,000 rows takes a good part of a second: in slices, timers and
+        runs due meanwhile start on time. Do not start another apply before this one ends.
+        """
+        clock = time.perf_counter
+        deadline = clock() + slice_seconds
+        for _ in self._steps(scheduler, changes):
+            if clock() >= deadline:
+                await asyncio.sleep(0)
+                deadline = clock() + slice_seconds
+
+    def _steps(self, scheduler: Scheduler, changes: Changes) -> Iterator[None]:
+        # One step per few rows: where apply_in_slices may let the loop run.
         level = logging.DEBUG if changes.full else logging.INFO
         gone = set(changes.deleted)
         if changes.full:
-            gone |= (self._applied.keys() | self._skipped.keys()) - changes.rows.keys()
+            gone |= self._applied.keys() - changes.rows.keys()
+            gone |= self._skipped.keys() - changes.rows.keys()
+        yield
         # Remove first, so a name freed by a rename or delete can be taken in the same batch.
-        for task_id in gone | changes.rows.keys():
+        for number, task_id in enumerate(gone | changes.rows.keys()):
             self._take_out(scheduler, task_id, changes.rows.get(task_id), level)
-        for row in changes.rows.values():
+            if not number % STEP_ROWS:
+                yield
+        for number, row in enumerate(changes.rows.values()):
             self._put_in(scheduler, row, level)
+            if not number % STEP_ROWS:
+                yield
         if changes.full:
             logger.debug(
                 "Synced %d periodic tasks (%d skipped)", len(self._applied), len(self._skipped)
@@ -261,6 +296,7 @@ class TaskSync:
                 queue_name=row.queue_name,
                 priority=row.priority,
                 kwargs=row.kwargs,
+                batcher=self.batcher,
             )
         if row.kwargs or registered.takes_slot:
             return in_process(registered, row.kwargs)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from autosched.scheduler.errors import AlreadyReported, GateClosed
 from autosched.scheduler.runs import RUN_THREAD_PREFIX, RunEvent, RunListener, current_slot
 from autosched.scheduler.scheduler import CANCEL_WAIT, Scheduler
 from autosched.scheduler.setup import setup_tasks_from_config
@@ -25,7 +26,9 @@ __all__ = [
     "MAX_INTERVAL_SECONDS",
     "MIN_INTERVAL_SECONDS",
     "RUN_THREAD_PREFIX",
+    "AlreadyReported",
     "DuplicateTaskError",
+    "GateClosed",
     "Outcome",
     "RunEvent",
     "RunListener",

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import traceback
 
-__all__ = ["LOG_ERROR_LIMIT", "STATUS_ERROR_LIMIT", "describe", "format_traceback", "trim"]
+__all__ = [
+    "LOG_ERROR_LIMIT",
+    "STATUS_ERROR_LIMIT",
+    "AlreadyReported",
+    "GateClosed",
+    "describe",
+    "format_traceback",
+    "trim",
+]
 
 #: Longest error message in a log line, in characters.
 LOG_ERROR_LIMIT = 1000
@@ -16,6 +24,27 @@ LOG_ERROR_LIMIT = 1000
 STATUS_ERROR_LIMIT = 500
 #: How many chained exceptions (``raise … from …``) a logged traceback follows.
 CHAIN_LIMIT = 5
+
+
+class AlreadyReported(Exception):
+    """Raise it from a task's function for a failure that the function has logged itself.
+
+    The run ends as "error" with ``error`` as its error (in the status and to listeners),
+    but the core does not log it again: e.g. one line per outage of a queue, rather than one
+    per run at every slot.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class GateClosed(Exception):
+    """The gate said no right before the function was to be called (the run is "cancelled").
+
+    A task's function that hands its work on (e.g. to a batch that asks the gate again, later)
+    may raise it too.
+    """
 
 
 def trim(text: str, limit: int) -> str:

@@ -21,6 +21,8 @@ from typing import Any, Literal
 from autosched.scheduler.errors import (
     LOG_ERROR_LIMIT,
     STATUS_ERROR_LIMIT,
+    AlreadyReported,
+    GateClosed,
     describe,
     format_traceback,
     trim,
@@ -85,10 +87,6 @@ RunListener = Callable[[RunEvent], None]
 Gate = Callable[[], bool]
 
 
-class _GateClosed(Exception):
-    """The gate said no right before the function was to be called."""
-
-
 class _TimedOut(Exception):
     """An async run was cancelled because it outlived its timeout."""
 
@@ -150,18 +148,21 @@ class RunExecutor:
         outcome: Outcome = "error"
         error: BaseException | None = None
         failure: str | None = None
+        reported = False
         finished = True
         token = _slot.set(scheduled_at)
         try:
             await self._call(task)
             outcome = "ok"
-        except _GateClosed:
+        except GateClosed:
             outcome = "cancelled"
             logger.warning(
                 "Not running task %r: its scheduler may no longer launch runs.", task.name
             )
         except _TimedOut:
             outcome = "timeout"
+        except AlreadyReported as exc:
+            error, failure, reported = exc.error, describe(exc.error), True
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
@@ -175,7 +176,8 @@ class RunExecutor:
         finally:
             _slot.reset(token)
             if finished:
-                self._finish(task, outcome, time.perf_counter() - started, error, failure)
+                duration = time.perf_counter() - started
+                self._finish(task, outcome, duration, error, failure, reported)
 
     def _finish(
         self,
@@ -184,6 +186,7 @@ class RunExecutor:
         duration: float,
         error: BaseException | None,
         failure: str | None,
+        reported: bool = False,
     ) -> None:
         if task.overrun and outcome in ("ok", "error"):
             outcome = "timeout"  # a sync run that outlived its timeout, and returned at last
@@ -198,7 +201,7 @@ class RunExecutor:
         task.last_duration = duration
         task.last_outcome = outcome
         if failure is not None:
-            self._record_error(task, duration, failure, error)
+            self._record_error(task, duration, failure, error, reported)
         elif outcome == "ok":
             task.last_error = None
             logger.info("Task %r succeeded in %.3f s.", task.name, duration)
@@ -208,11 +211,19 @@ class RunExecutor:
             self.notify(RunEvent("finished", task, outcome, duration, error))
 
     def _record_error(
-        self, task: ScheduledTask, duration: float, failure: str, error: BaseException | None
+        self,
+        task: ScheduledTask,
+        duration: float,
+        failure: str,
+        error: BaseException | None,
+        reported: bool = False,
     ) -> None:
         task.error_count += 1
         task.last_error = trim(failure, STATUS_ERROR_LIMIT)
         text = trim(failure, LOG_ERROR_LIMIT)
+        if reported:  # the function logged it already, once for many runs
+            logger.debug("Task %r failed after %.3f s: %s", task.name, duration, text)
+            return
         if error is None or isinstance(error, asyncio.CancelledError):
             logger.error("Task %r failed after %.3f s: %s", task.name, duration, text)
             return
@@ -285,7 +296,7 @@ class RunExecutor:
 
     def _check_gate(self) -> None:
         if self.gate is not None and not self.gate():
-            raise _GateClosed
+            raise GateClosed
 
     def _get_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:

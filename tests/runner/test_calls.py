@@ -25,24 +25,24 @@ def immediate_backend(settings: Any) -> None:
 
 
 @needs_tasks
-def test_enqueued_run_calls_the_registered_function() -> None:
+async def test_enqueued_run_calls_the_registered_function() -> None:
     tasks.calls.clear()
-    enqueuer(SYNC, "job", backend="default", queue_name="default", priority=5)()
+    await enqueuer(SYNC, "job", backend="default", queue_name="default", priority=5)()
     assert tasks.calls == ["no_default"]
 
 
 @needs_tasks
-def test_enqueued_async_function_is_awaited() -> None:
+async def test_enqueued_async_function_is_awaited() -> None:
     tasks.calls.clear()
     key = "tests.testapp.tasks.async_no_default"
-    enqueuer(key, "job", backend="default", queue_name="default", priority=0)()
+    await enqueuer(key, "job", backend="default", queue_name="default", priority=0)()
     assert tasks.calls == ["async_no_default"]
 
 
-def test_failed_enqueue_names_task_and_backend() -> None:
+async def test_failed_enqueue_names_task_and_backend() -> None:
     enqueue = enqueuer(SYNC, "job", backend="nope", queue_name="default", priority=0)
     with pytest.raises(EnqueueError, match="'job' to backend 'nope', queue 'default'"):
-        enqueue()
+        await enqueue()
 
 
 def test_wrapper_closes_old_connections_around_the_call() -> None:

@@ -368,7 +368,7 @@ def test_sync_enqueues_worker_rows_and_rebuilds_on_a_target_change() -> None:
     sync.apply(scheduler, sync.poll())
     assert scheduler.tasks["w"].func is not in_process
     tasks.calls.clear()
-    scheduler.tasks["w"].func()
+    asyncio.run(scheduler.tasks["w"].func())
     assert tasks.calls == ["no_default"]  # through the immediate backend
 
 

@@ -7,9 +7,7 @@ import logging
 
 import pytest
 
-from autosched.scheduler import (
-    Scheduler,
-)
+from autosched.scheduler import AlreadyReported, GateClosed, Scheduler
 from autosched.scheduler.errors import LOG_ERROR_LIMIT, STATUS_ERROR_LIMIT
 from tests.scheduler.helpers import running
 
@@ -60,3 +58,36 @@ async def test_a_huge_error_message_is_trimmed_in_the_log_and_the_status(
     assert "Traceback" not in records[1].getMessage()
     assert "the same error as before" in records[1].getMessage()
     assert len(scheduler.tasks["flood"].last_error or "") == STATUS_ERROR_LIMIT
+
+
+async def test_an_already_reported_error_is_the_runs_error_but_not_logged_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler = Scheduler()
+    cause = ConnectionError("queue down")
+    heard: list[BaseException | None] = []
+    scheduler.add_listener(lambda event: heard.append(event.error))
+
+    async def enqueue() -> None:
+        raise AlreadyReported(cause)
+
+    scheduler.add_task("job", enqueue, 60)
+    with caplog.at_level(logging.INFO, logger="autosched"):
+        await scheduler.run_task(scheduler.tasks["job"])
+    task = scheduler.tasks["job"]
+    assert (task.last_outcome, task.error_count) == ("error", 1)
+    assert task.last_error == "ConnectionError: queue down"
+    assert heard == [None, cause]  # started, then finished with the cause itself
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO and "job" in r.message]
+
+
+async def test_a_function_may_say_the_gate_closed_and_its_run_is_cancelled() -> None:
+    scheduler = Scheduler()
+
+    async def enqueue() -> None:
+        raise GateClosed
+
+    scheduler.add_task("job", enqueue, 60)
+    await scheduler.run_task(scheduler.tasks["job"])
+    task = scheduler.tasks["job"]
+    assert (task.last_outcome, task.error_count, task.last_error) == ("cancelled", 0, None)
