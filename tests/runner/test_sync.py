@@ -19,6 +19,7 @@ from autosched.registry import (
 from autosched.runner.sync import (
     MAX_CHANGES_PER_POLL,
     PRUNE_EVERY,
+    STEP_ROWS,
     Changes,
     Row,
     TaskSync,
@@ -475,3 +476,25 @@ def test_a_process_row_passes_its_timeout_and_a_worker_row_does_not() -> None:
     sync.apply(scheduler, sync.reload())
     assert scheduler.tasks["p"].timeout_seconds == 5
     assert scheduler.tasks["w"].timeout_seconds is None  # the engine enforces it there
+
+
+async def test_a_big_apply_lets_the_loop_run_between_slices() -> None:
+    rows = {n: Row(n, f"t{n}", SYNC, 3600, True, kwargs={}) for n in range(1, 2001)}
+    sync, scheduler = TaskSync(), Scheduler()
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counter = asyncio.ensure_future(count_turns())
+    await sync.apply_in_slices(scheduler, Changes(rows=rows, full=True), slice_seconds=0)
+    assert len(scheduler.tasks) == 2000
+    assert turns >= 2000 // STEP_ROWS  # the loop ran between every few rows
+    turns = 0
+    await sync.apply_in_slices(scheduler, Changes(rows={}, full=True), slice_seconds=0)
+    counter.cancel()
+    assert scheduler.tasks == {}
+    assert turns >= 2000 // STEP_ROWS  # removing them too
