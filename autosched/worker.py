@@ -127,10 +127,16 @@ def enqueue_many(backend: str, runs: Sequence[RunToEnqueue]) -> list[EnqueueErro
     """
     errors: list[EnqueueError | None] = [None] * len(runs)
     prepared: list[tuple[int, Any]] = []
+    tasks: dict[tuple[str, int], Any] = {}  # most runs of a batch share a queue and priority
     for number, run in enumerate(runs):
+        where = (run.queue_name, run.priority)
         try:
-            # using() validates the queue and priority: a refusal of this run alone.
-            task = _task().using(backend=backend, queue_name=run.queue_name, priority=run.priority)
+            task = tasks.get(where)
+            if task is None:
+                # using() validates the queue and priority: a refusal of this run alone.
+                task = tasks[where] = _task().using(
+                    backend=backend, queue_name=run.queue_name, priority=run.priority
+                )
         except Exception as exc:
             errors[number] = _error(EnqueueError, backend, run, exc)
         else:

@@ -304,15 +304,27 @@ class Scheduler(Timetable):
     def _reanchor(self, catch_up: float) -> None:
         # A task without an offset whose due time passed while stopped starts a fresh cycle,
         # its first run one interval after start(); one with an offset waits for its next slot.
+        # An aligned task still waiting for the slot that a restart would pick keeps its place
+        # on the heap (every scheduled task has its current item there; older ones are stale
+        # by their gen): at 100,000 tasks, restarting each would hold the loop for a second.
         now, wall_now = time.monotonic(), self._wall_clock()
         wall = wall_now.timestamp()
         for entry in self._entries.values():
-            if entry.task.enabled and (entry.aligned or entry.due is None or entry.due <= now):
+            task = entry.task
+            if not task.enabled:
+                continue
+            offset = task.offset_seconds
+            if offset is not None and entry.due is not None:
+                interval = task.interval_seconds
+                upcoming = offset + entry.slot * interval
+                previous = upcoming - interval
+                if previous <= wall < upcoming and not (
+                    catch_up > 0 and previous > wall - catch_up
+                ):
+                    continue
+            if offset is not None or entry.due is None or entry.due <= now:
                 entry.restart(now, wall, catch_up=catch_up)
-        self._heap = []
-        for entry in self._entries.values():
-            if entry.task.enabled:
-                self._schedule(entry, now, wall_now)
+            self._schedule(entry, now, wall_now)
 
     async def _drain(self) -> None:
         self.abandoned = []

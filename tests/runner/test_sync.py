@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -23,6 +25,7 @@ from autosched.runner.sync import (
     Changes,
     Row,
     TaskSync,
+    collector_paused,
 )
 from autosched.schedule import spread_offset
 from autosched.scheduler import Scheduler
@@ -498,3 +501,26 @@ async def test_a_big_apply_lets_the_loop_run_between_slices() -> None:
     counter.cancel()
     assert scheduler.tasks == {}
     assert turns >= 2000 // STEP_ROWS  # removing them too
+
+
+def test_a_full_reload_leaves_unchanged_rows_alone() -> None:
+    rows = {n: Row(n, f"t{n}", SYNC, 3600, True, kwargs={}) for n in range(1, 4)}
+    sync, scheduler = TaskSync(), Scheduler()
+    sync.apply(scheduler, Changes(rows=rows, full=True))
+    changed = {**rows, 2: rows[2]._replace(interval_seconds=60)}
+    with mock.patch("autosched.runner.sync.registry.get", wraps=registry.get) as looked_up:
+        sync.apply(scheduler, Changes(rows=changed, full=True))
+    assert looked_up.call_args_list == [mock.call(SYNC)]  # only the changed row is looked at
+    assert scheduler.tasks["t2"].interval_seconds == 60
+
+
+def test_a_bulk_load_pauses_the_collector_and_freezes_what_it_made() -> None:
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with collector_paused():
+        with collector_paused():  # the sync thread and the loop may overlap
+            made = [[n] for n in range(1000)]
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= frozen + len(made)
+    gc.unfreeze()  # leave the test process as it was
