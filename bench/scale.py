@@ -16,8 +16,9 @@ In one run, each measure in a fresh child process on a fresh PostgreSQL database
   loop) while a running ``SchedulerRunner`` reloads every row, and while it starts.
 * failover (only when asked): SIGKILL the active ``runscheduler``, time the standby's takeover.
 
-celery-beat runs the same workloads in its own virtualenv (``--beat-python``: it declares
-Django < 6.1): ``DatabaseScheduler`` ticking as ``celery beat`` does, sending to Redis.
+celery-beat runs the same workloads in its own virtualenv (``--beat-python``, by default
+``.venv-beat/bin/python``: it declares Django < 6.1): ``DatabaseScheduler`` ticking as
+``celery beat`` does, sending to Redis.
 Prints a table and writes it to ``bench/results/scale-<timestamp>.txt``.
 """
 
@@ -498,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reload-rows", type=int, default=100_000)
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--no-beat", action="store_true")
-    parser.add_argument("--beat-python", default="/work/venvs/bench-beat/bin/python")
+    parser.add_argument("--beat-python", default=str(ROOT / ".venv-beat" / "bin" / "python"))
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
