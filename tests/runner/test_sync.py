@@ -291,7 +291,6 @@ def test_old_changes_are_pruned_at_most_once_a_minute(
     assert not TaskChange.objects.exists()
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite stores UTC whatever USE_TZ says")
 def test_fresh_changes_are_kept_with_use_tz_off_east_of_utc(
     sync: TaskSync, scheduler: Scheduler, settings: Any
 ) -> None:
