@@ -34,6 +34,7 @@ __all__ = [
     "EnqueueError",
     "Worker",
     "backend_aliases",
+    "backend_queues",
     "check_backend",
     "enqueue_run",
     "run_periodic_task",  # noqa: F822 - made on first use, by __getattr__
@@ -84,6 +85,19 @@ def check_backend(backend: str) -> str | None:
         f"{backend!r} is not a backend in the TASKS setting; "
         f"choose one of: {', '.join(backend_aliases())}."
     )
+
+
+def backend_queues(backend: str) -> frozenset[str] | None:
+    """Return the queues ``backend`` serves; None when any will do or it cannot be known.
+
+    Django Tasks backends list them in ``queues``, from their ``QUEUES`` option (absent:
+    only "default"; empty: any queue).
+    """
+    try:
+        queues = tasks_module().task_backends[backend].queues
+    except Exception:  # no framework, an unknown alias, a broken backend: said elsewhere
+        return None
+    return frozenset(queues) if queues else None
 
 
 def enqueue_run(

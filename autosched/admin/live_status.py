@@ -37,6 +37,7 @@ from autosched.status import (
     read_runs,
     read_status,
     say_time,
+    task_cells,
 )
 
 if TYPE_CHECKING:
@@ -216,15 +217,19 @@ class LiveStatusAdmin(_ModelAdmin):
         status = cells.tasks.get(task.name)
         runs = read_runs(task.name) if status is not None else None
         recent = [_run_row(run) for run in (runs or {}).get("runs", [])]
+        worker_row = bool(status and status.get("run_on") == "worker")
         return {
             "autosched_task": {field: cells.cell(task, field) for field in FIELDS},
             "autosched_task_name": task.name,
             "autosched_live": cells.live,
             "autosched_as_of": cells.as_of and say_time(cells.as_of),
             "autosched_status": status,
-            "autosched_traceback": (runs or {}).get("traceback"),
+            # A worker row's recent runs are the scheduler's enqueues; its last error, the
+            # worker's, has no traceback here (the worker's log has it).
+            "autosched_traceback": None if worker_row else (runs or {}).get("traceback"),
             "autosched_recent_runs": recent,
-            "autosched_worker_row": bool(status and status.get("run_on") == "worker"),
+            "autosched_worker_row": worker_row,
+            "autosched_enqueue": task_cells(status)["enqueue"] if status else "",
             "autosched_run_now_url": reverse(
                 f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_run_now",
                 args=[task.pk],
