@@ -37,7 +37,6 @@ from autosched.status import (
     read_runs,
     read_status,
     say_time,
-    task_cells,
 )
 
 if TYPE_CHECKING:
@@ -229,7 +228,6 @@ class LiveStatusAdmin(_ModelAdmin):
             "autosched_traceback": None if worker_row else (runs or {}).get("traceback"),
             "autosched_recent_runs": recent,
             "autosched_worker_row": worker_row,
-            "autosched_enqueue": task_cells(status)["enqueue"] if status else "",
             "autosched_run_now_url": reverse(
                 f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_run_now",
                 args=[task.pk],
