@@ -474,3 +474,16 @@ def test_a_process_row_passes_its_timeout_and_a_worker_row_does_not() -> None:
     sync.apply(scheduler, sync.reload())
     assert scheduler.tasks["p"].timeout_seconds == 5
     assert scheduler.tasks["w"].timeout_seconds is None  # the engine enforces it there
+
+
+def test_the_sync_names_the_tasks_that_run_on_a_worker(
+    sync: TaskSync, scheduler: Scheduler
+) -> None:
+    PeriodicTask.objects.all().delete()
+    make_task("here")
+    remote = make_task("there", run_on="worker")
+    sync.apply(scheduler, sync.reload())
+    assert sync.worker_names() == {"there"}
+    PeriodicTask.objects.filter(pk=remote.pk).update(run_on="process")
+    sync.apply(scheduler, sync.reload())
+    assert sync.worker_names() == frozenset()
