@@ -1,4 +1,8 @@
-"""System checks for autosched's settings (ids ``autosched.E001…`` and ``autosched.W001…``)."""
+"""System checks for autosched's settings (ids ``autosched.E001…`` and ``autosched.W001…``).
+
+``check_settings`` reads settings only; ``check_worker_backends`` reads the rows too, so it is
+a database check: it runs where Django asks for those (``migrate``, ``check --database``).
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,16 @@ from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.core.cache.backends.dummy import DummyCache
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.checks import CheckMessage, Error, Warning
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import DatabaseError
 from django.utils.functional import Promise
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from autosched import conf as settings_module
 from autosched.conf import MARGIN_SHARE, PREFIX, Settings, conf
+from autosched.models import PeriodicTask, RunOn
 
 #: (id, setting, its validator, message, hint) for the settings each checked on its own. The
 #: validators (autosched.conf) decide; the messages say the same as theirs, translatably.
@@ -151,3 +158,78 @@ def _check_status_cache() -> list[CheckMessage]:
             )
         ]
     return []
+
+
+#: Django Tasks backends that run a task at once in the process that enqueues it, or never.
+INLINE_BACKENDS = ("ImmediateBackend", "DummyBackend")
+#: Names of worker rows shown in a warning; the rest are counted.
+NAMES_SHOWN = 3
+
+
+# Registered on import (``AppConfig.ready`` imports this module), as a database check.
+@register(Tags.database)
+def check_worker_backends(
+    app_configs: Sequence[AppConfig] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[CheckMessage]:
+    """Warn when worker rows would run inline, not on a worker (``autosched.W003``)."""
+    by_backend: dict[str, list[str]] = {}
+    for alias in databases or ():
+        try:
+            rows = PeriodicTask.objects.using(alias).filter(run_on=RunOn.WORKER)
+            for name, backend in rows.order_by("name").values_list("name", "tasks_backend"):
+                by_backend.setdefault(backend, []).append(name)
+        except DatabaseError:  # not migrated yet: nothing to warn about
+            continue
+    configured = getattr(django_settings, "TASKS", None)
+    messages: list[CheckMessage] = []
+    for alias, names in sorted(by_backend.items()):
+        kind = _inline_backend(configured, alias)
+        if kind is None:
+            continue
+        shown = ", ".join(names[:NAMES_SHOWN])
+        if len(names) > NAMES_SHOWN:
+            shown += " " + gettext("and %(count)d more") % {"count": len(names) - NAMES_SHOWN}
+        if not configured:
+            message = gettext(
+                "Worker rows (%(names)s) enqueue to Django Tasks, but there is no TASKS "
+                "setting: Django then uses ImmediateBackend, so their runs happen inline in the "
+                "scheduler process, not on a worker."
+            ) % {"names": shown}
+        else:
+            message = gettext(
+                "Worker rows (%(names)s) enqueue to the Tasks backend %(alias)r, a "
+                "%(backend)s: their runs happen inline in the scheduler process (or never), "
+                "not on a worker."
+            ) % {"names": shown, "alias": alias, "backend": kind}
+        messages.append(
+            Warning(
+                message,
+                hint=gettext(
+                    "Set TASKS[%(alias)r] to a backend that workers read, e.g. "
+                    '{"BACKEND": "django_tasks_db.DatabaseBackend"} with manage.py db_worker, '
+                    "or set these rows' Run on to the scheduler process."
+                )
+                % {"alias": alias},
+                id="autosched.W003",
+            )
+        )
+    return messages
+
+
+def _inline_backend(configured: Any, alias: str) -> str | None:
+    """Return the class name of ``alias``'s backend if it runs tasks inline (or never)."""
+    if not configured:
+        return "ImmediateBackend"
+    path = (configured.get(alias) or {}).get("BACKEND") if isinstance(configured, dict) else None
+    if not isinstance(path, str):
+        return None  # an unknown alias: the form and the enqueue say so
+    try:
+        backend = import_string(path)
+    except ImportError:
+        return None  # Django's own check of TASKS reports it
+    for klass in getattr(backend, "__mro__", ()):
+        if klass.__name__ in INLINE_BACKENDS:
+            return str(klass.__name__)
+    return None

@@ -21,7 +21,7 @@ from autosched.durations import (
 from autosched.models import PeriodicTask
 from autosched.registry import registry
 from autosched.scheduler import MAX_INTERVAL_SECONDS
-from autosched.worker import backend_aliases
+from autosched.worker import DEFAULT_BACKEND, backend_aliases, backend_queues
 
 TARGET_FIELDS = ("run_on", "tasks_backend", "queue_name", "priority")
 
@@ -208,3 +208,29 @@ class PeriodicTaskForm(_ModelForm):
             if name in self.fields:
                 # Left out of the posted data, a field keeps the row's value or the default.
                 self.fields[name].required = False
+
+    def clean(self) -> dict[str, Any] | None:
+        """Refuse a queue the chosen Tasks backend does not serve, naming those it does."""
+        cleaned = super().clean() or self.cleaned_data
+        if cleaned.get("run_on") != "worker" or "queue_name" in self.errors:
+            return cleaned
+        backend = cleaned.get("tasks_backend") or self.instance.tasks_backend or DEFAULT_BACKEND
+        queue = cleaned.get("queue_name") or self.instance.queue_name
+        queues = backend_queues(backend)
+        if queue and queues and queue not in queues:
+            self.add_error(
+                "queue_name",
+                forms.ValidationError(
+                    _(
+                        "The Tasks backend %(backend)s serves no queue %(queue)s; choose one "
+                        "of: %(queues)s (its QUEUES setting)."
+                    ),
+                    code="unknown_queue",
+                    params={
+                        "backend": repr(backend),
+                        "queue": repr(queue),
+                        "queues": ", ".join(sorted(queues)),
+                    },
+                ),
+            )
+        return cleaned

@@ -21,6 +21,7 @@ from django.utils.translation import gettext, ngettext
 
 from autosched.conf import conf
 from autosched.humanize import ago, duration_words, in_span, short_span
+from autosched.reports import merge_report, read_reports
 
 __all__ = [
     "ERROR_TEXT_LIMIT",
@@ -83,7 +84,8 @@ def read_status(*, cache_alias: str | None = None, now: datetime | None = None) 
     """Return the latest status with ``alive`` and ``age`` added; alive only within the TTL.
 
     Also ``standbys`` (the standbys' heartbeats) and, when no scheduler is alive,
-    ``last_known``: the tasks' status last published, with when and by whom, or None.
+    ``last_known``: the tasks' status last published, with when and by whom, or None. A
+    worker row's run, in both, is the one its worker reported (``autosched.reports``).
     """
     alias = conf.STATUS_CACHE if cache_alias is None else cache_alias
     ttl = float(conf.STATUS_TTL)
@@ -107,6 +109,8 @@ def read_status(*, cache_alias: str | None = None, now: datetime | None = None) 
     heartbeat, tasks, standbys = (found.get(k) for k in (STATUS_KEY, TASKS_KEY, STANDBY_KEY))
     if not isinstance(tasks, dict):
         tasks = None
+    else:
+        tasks = {**tasks, "tasks": _with_reports(tasks.get("tasks") or {}, alias)}
     # The cache's own expiry may be coarse (a file cache checks it only on read, by its own
     # clock): judge freshness by the publisher's timestamps too.
     if isinstance(standbys, dict):
@@ -127,6 +131,24 @@ def read_status(*, cache_alias: str | None = None, now: datetime | None = None) 
         # A long-lived snapshot of another scheduler is not this one's live status.
         "tasks": tasks["tasks"] if tasks is not None and ours else {},
         "standbys": [b for b in result["standbys"] if b["identity"] != heartbeat.get("identity")],
+    }
+
+
+def _with_reports(tasks: dict[str, dict[str, Any]], alias: str) -> dict[str, dict[str, Any]]:
+    """Return ``tasks`` with each worker row's run as its worker reported it."""
+    workers = [name for name, status in tasks.items() if status.get("run_on") == "worker"]
+    if not workers:
+        return tasks
+    try:
+        reports = read_reports(workers, cache_alias=alias)
+    except Exception as exc:  # the enqueues are still worth showing
+        logger.warning("Cannot read the worker reports from cache %r: %s", alias, exc)
+        reports = {}
+    return {
+        name: merge_report(status, reports.get(name))
+        if status.get("run_on") == "worker"
+        else status
+        for name, status in tasks.items()
     }
 
 

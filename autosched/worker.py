@@ -10,17 +10,24 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import os
+import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
+from django.dispatch import Signal
 
 from autosched.registry import SLOT_PARAMETER, registry
+from autosched.reports import reporter
+from autosched.scheduler.errors import STATUS_ERROR_LIMIT, describe
+from autosched.signals import task_finished, task_started
 
 __all__ = [
     "DEFAULT_BACKEND",
@@ -30,7 +37,9 @@ __all__ = [
     "BackendFailed",
     "EnqueueError",
     "RunToEnqueue",
+    "Worker",
     "backend_aliases",
+    "backend_queues",
     "check_backend",
     "enqueue_many",
     "enqueue_run",
@@ -99,6 +108,19 @@ def check_backend(backend: str) -> str | None:
         f"{backend!r} is not a backend in the TASKS setting; "
         f"choose one of: {', '.join(backend_aliases())}."
     )
+
+
+def backend_queues(backend: str) -> frozenset[str] | None:
+    """Return the queues ``backend`` serves; None when any will do or it cannot be known.
+
+    Django Tasks backends list them in ``queues``, from their ``QUEUES`` option (absent:
+    only "default"; empty: any queue).
+    """
+    try:
+        queues = tasks_module().task_backends[backend].queues
+    except Exception:  # no framework, an unknown alias, a broken backend: said elsewhere
+        return None
+    return frozenset(queues) if queues else None
 
 
 def enqueue_run(
@@ -225,14 +247,102 @@ def _run_periodic_task(
             "deploy the code that registers it."
         )
     arguments = dict(registered.check_kwargs(kwargs or {}))
+    slot = datetime.fromisoformat(scheduled_at) if scheduled_at else None
     if registered.takes_slot:
-        slot = datetime.fromisoformat(scheduled_at) if scheduled_at else datetime.now(UTC)
-        arguments[SLOT_PARAMETER] = slot
-    logger.info("Running periodic task %r (%s) on a worker.", name, key)
-    if registered.is_async:
-        async_to_sync(registered.func)(**arguments)
-    else:
-        registered.func(**arguments)
+        arguments[SLOT_PARAMETER] = slot or datetime.now(UTC)
+    run = WorkerRun(name or key, slot)
+    logger.info("Running periodic task %r (%s) on a worker.", run.name, key)
+    run.started()
+    try:
+        if registered.is_async:
+            async_to_sync(registered.func)(**arguments)
+        else:
+            registered.func(**arguments)
+    except BaseException as exc:
+        run.finished(exc)
+        raise  # the engine records the run as failed, with its traceback
+    run.finished(None)
+
+
+class Worker:
+    """The ``sender`` of ``task_started``/``task_finished`` when a worker runs a periodic task.
+
+    The scheduler process sends them with ``sender=autosched.Scheduler`` (for a worker row,
+    about the enqueue); a receiver that wants only the worker's runs connects with
+    ``sender=autosched.worker.Worker``.
+    """
+
+
+class WorkerRun:
+    """One run on a worker: its log lines, its report to the status cache and its signals."""
+
+    def __init__(self, name: str, scheduled_at: datetime | None) -> None:
+        self.name = name
+        self.scheduled_at = scheduled_at
+        self.host, self.pid = socket.gethostname(), os.getpid()
+        self.started_at = datetime.now(UTC)
+        self._began = time.perf_counter()
+
+    def started(self) -> None:
+        """Report the start and send ``task_started``."""
+        reporter.started(
+            self.name,
+            started_at=self.started_at,
+            scheduled_at=self.scheduled_at,
+            host=self.host,
+            pid=self.pid,
+        )
+        _send(task_started, name=self.name, started_at=self.started_at)
+
+    def finished(self, error: BaseException | None) -> None:
+        """Log and report the end (``error`` None: it succeeded) and send ``task_finished``."""
+        duration = time.perf_counter() - self._began
+        if error is None:
+            outcome = "ok"
+            logger.info("Periodic task %r succeeded on a worker in %.3f s.", self.name, duration)
+        else:
+            outcome = "error" if isinstance(error, Exception) else "cancelled"
+            # One line: the engine logs the traceback of the exception raised on.
+            logger.error(
+                "Periodic task %r %s on a worker after %.3f s: %s",
+                self.name,
+                "failed" if outcome == "error" else "was cancelled",
+                duration,
+                describe(error),
+            )
+        reporter.finished(
+            self.name,
+            started_at=self.started_at,
+            finished_at=self.started_at + timedelta(seconds=duration),
+            scheduled_at=self.scheduled_at,
+            outcome=outcome,
+            error=describe(error, STATUS_ERROR_LIMIT) if error is not None else None,
+            host=self.host,
+            pid=self.pid,
+        )
+        _send(
+            task_finished,
+            name=self.name,
+            started_at=self.started_at,
+            outcome=outcome,
+            duration=duration,
+            exception=error,
+        )
+
+
+def _send(signal: Signal, **kwargs: Any) -> None:
+    # As in the scheduler: a receiver that raises is logged and changes nothing.
+    if not signal.has_listeners(Worker):
+        return
+    for receiver, result in signal.send_robust(sender=Worker, **kwargs):
+        if isinstance(result, BaseException):
+            logger.error(
+                "Receiver %r of %s failed for task %r.",
+                receiver,
+                "task_started" if signal is task_started else "task_finished",
+                kwargs["name"],
+                exc_info=result,
+            )
 
 
 # Workers find the task by its dotted path, autosched.worker.run_periodic_task.

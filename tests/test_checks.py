@@ -9,8 +9,12 @@ from django.core.checks import run_checks
 from django.test import override_settings
 
 from autosched import conf as conf_module
-from autosched.checks import check_settings
+from autosched.checks import check_settings, check_worker_backends
 from autosched.conf import Settings
+from autosched.models import PeriodicTask
+from tests.tasks_backend import TASKS_MODULE, needs_tasks
+
+NO_DEFAULT = "tests.testapp.tasks.no_default"
 
 
 def ids() -> list[str]:
@@ -157,3 +161,65 @@ def test_e006_says_what_the_lease_validator_says(settings: Any) -> None:
     with pytest.raises(ValueError) as refused:
         conf_module.valid_lease(10, 9)
     assert message.msg == str(refused.value)
+
+
+IMMEDIATE_PATH = f"{TASKS_MODULE}.backends.immediate.ImmediateBackend"
+DUMMY_PATH = f"{TASKS_MODULE}.backends.dummy.DummyBackend"
+
+
+def worker_rows(*names: str, backend: str = "default") -> None:
+    for name in names:
+        PeriodicTask.objects.create(
+            name=name, function=NO_DEFAULT, interval_seconds=60, run_on="worker",
+            tasks_backend=backend,
+        )  # fmt: skip
+
+
+def w003(databases: list[str] | None = None) -> list[Any]:
+    return [
+        m for m in check_worker_backends(databases=databases or ["default"])
+        if m.id == "autosched.W003"
+    ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_w003_worker_rows_without_a_tasks_setting_run_inline(settings: Any) -> None:
+    del settings.TASKS
+    assert w003() == []  # no worker row: nothing to say
+    worker_rows("a", "b", "c", "d", "e")
+    (warning,) = w003()
+    assert warning.msg == (
+        "Worker rows (a, b, c and 2 more) enqueue to Django Tasks, but there is no TASKS "
+        "setting: Django then uses ImmediateBackend, so their runs happen inline in the "
+        "scheduler process, not on a worker."
+    )
+    assert "Set TASKS['default'] to a backend that workers read" in warning.hint
+    assert check_worker_backends(databases=None) == []  # a database check: only when asked
+
+
+@needs_tasks
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "kind"), [(IMMEDIATE_PATH, "ImmediateBackend"), (DUMMY_PATH, "DummyBackend")]
+)
+def test_w003_worker_rows_on_an_inline_backend(settings: Any, path: str, kind: str) -> None:
+    settings.TASKS = {
+        "default": {"BACKEND": path},
+        "real": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+    }
+    worker_rows("nightly")
+    worker_rows("fine", backend="real")
+    (warning,) = w003()
+    assert warning.msg == (
+        f"Worker rows (nightly) enqueue to the Tasks backend 'default', a {kind}: their runs "
+        "happen inline in the scheduler process (or never), not on a worker."
+    )
+
+
+@needs_tasks
+@pytest.mark.django_db
+def test_w003_is_registered_as_a_database_check(settings: Any) -> None:
+    settings.TASKS = {"default": {"BACKEND": IMMEDIATE_PATH}}
+    worker_rows("nightly")
+    assert "autosched.W003" in [m.id for m in run_checks(databases=["default"])]
+    assert "autosched.W003" not in [m.id for m in run_checks()]

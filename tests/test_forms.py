@@ -7,10 +7,11 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from autosched.forms import PeriodicTaskForm
 from autosched.models import PeriodicTask
-from tests.tasks_backend import IMMEDIATE
+from tests.tasks_backend import IMMEDIATE, needs_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -135,7 +136,8 @@ def test_a_row_whose_function_is_gone_saves_once_repointed(
 
 
 def test_admin_form_offers_the_configured_backends(admin_client: Any, settings: Any) -> None:
-    settings.TASKS = {**IMMEDIATE, "other": IMMEDIATE["default"]}
+    other = {**IMMEDIATE["default"], "QUEUES": ["default", "slow"]}
+    settings.TASKS = {**IMMEDIATE, "other": other}
     add = reverse("admin:autosched_periodictask_add")
     content = admin_client.get(add).content.decode()
     assert '<option value="other">other</option>' in content
@@ -258,3 +260,60 @@ def test_the_labels_are_capitalised() -> None:
     form = PeriodicTaskForm()
     labels = [str(field.label) for field in form.fields.values()]
     assert labels == [label[:1].upper() + label[1:] for label in labels]
+
+
+def worker_form(queue: str, backend: str = "default") -> PeriodicTaskForm:
+    return PeriodicTaskForm(
+        {
+            "name": "w",
+            "function": NO_DEFAULT,
+            "interval_seconds": "5",
+            "enabled": "on",
+            "kwargs": "{}",
+            "run_on": "worker",
+            "tasks_backend": backend,
+            "queue_name": queue,
+            "priority": "0",
+        }
+    )
+
+
+@needs_tasks
+def test_the_form_refuses_a_queue_the_backend_does_not_serve(settings: Any) -> None:
+    settings.TASKS = {"default": {**IMMEDIATE["default"], "QUEUES": ["default", "slow"]}}
+    form = worker_form("fast")
+    assert not form.is_valid()
+    assert form.errors["queue_name"] == [
+        "The Tasks backend 'default' serves no queue 'fast'; choose one of: default, slow "
+        "(its QUEUES setting)."
+    ]
+    assert worker_form("slow").is_valid(), worker_form("slow").errors
+
+
+@needs_tasks
+def test_without_queues_a_backend_serves_only_the_default_queue(settings: Any) -> None:
+    settings.TASKS = IMMEDIATE
+    assert "queue_name" in worker_form("slow").errors
+    assert worker_form("default").is_valid()
+
+
+@needs_tasks
+def test_an_empty_queues_list_lets_any_queue_through(settings: Any) -> None:
+    settings.TASKS = {"default": {**IMMEDIATE["default"], "QUEUES": []}}
+    assert worker_form("anything").is_valid()
+
+
+@needs_tasks
+def test_a_process_row_keeps_any_queue(settings: Any) -> None:
+    settings.TASKS = IMMEDIATE
+    form = worker_form("slow")
+    form.data = {**form.data, "run_on": "process"}
+    assert form.is_valid(), form.errors
+
+
+@needs_tasks
+def test_the_queue_message_is_translated(settings: Any) -> None:
+    settings.TASKS = IMMEDIATE
+    with translation.override("es"):
+        message = worker_form("slow").errors["queue_name"][0]
+    assert message.startswith("El backend de Tasks 'default' no atiende la cola 'slow'")

@@ -10,6 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.core.cache.backends.filebased import FileBasedCache
 
+from autosched.reports import Reporter
 from autosched.runner.publisher import StatusPublisher
 from autosched.scheduler import Scheduler
 from autosched.status import (
@@ -197,3 +198,59 @@ def test_the_cells_of_a_run_past_its_timeout() -> None:
 )
 def test_outcomes_in_words(outcome: str, words: str) -> None:
     assert outcome_words(outcome) == words
+
+
+def test_a_worker_rows_run_is_read_from_its_workers_report() -> None:
+    scheduler = Scheduler()
+    scheduler.add_task("remote", job, 60)
+    scheduler.add_task("local", job, 60)
+    publisher = StatusPublisher(scheduler, worker_rows=lambda: {"remote"})
+    started = datetime(2026, 12, 1, 9, 59, 57, tzinfo=UTC)
+    Reporter().finished(
+        "remote",
+        started_at=started,
+        finished_at=started + timedelta(seconds=1),
+        scheduled_at=None,
+        outcome="error",
+        error="ValueError: bad",
+        host="w2",
+        pid=9,
+    )
+    Reporter().finished(  # a report of a process row is never read
+        "local",
+        started_at=started,
+        finished_at=started,
+        scheduled_at=None,
+        outcome="error",
+        error="nope",
+        host="w2",
+        pid=9,
+    )
+    publisher.publish()
+    for tasks in (
+        read_status()["tasks"],
+        read_status(now=datetime.now(UTC) + timedelta(days=1))["last_known"]["tasks"],
+    ):
+        remote = tasks["remote"]
+        assert (remote["last_outcome"], remote["last_error"]) == ("error", "ValueError: bad")
+        assert (remote["last_run"], remote["worker_host"]) == (started.isoformat(), "w2")
+        assert remote["enqueue_outcome"] is None  # never enqueued yet
+        assert task_state(remote) == "failing"
+        assert tasks["local"]["last_outcome"] is None
+
+
+def test_an_unreadable_report_leaves_the_run_unknown_not_the_enqueue(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import autosched.status
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("down")
+
+    scheduler = Scheduler()
+    scheduler.add_task("remote", job, 60)
+    StatusPublisher(scheduler, worker_rows=lambda: {"remote"}).publish()
+    monkeypatch.setattr(autosched.status, "read_reports", down)
+    remote = read_status()["tasks"]["remote"]
+    assert (remote["run_on"], remote["last_outcome"], remote["run_count"]) == ("worker", None, 0)
+    assert "Cannot read the worker reports from cache 'default': down" in caplog.text

@@ -216,15 +216,18 @@ class LiveStatusAdmin(_ModelAdmin):
         status = cells.tasks.get(task.name)
         runs = read_runs(task.name) if status is not None else None
         recent = [_run_row(run) for run in (runs or {}).get("runs", [])]
+        worker_row = bool(status and status.get("run_on") == "worker")
         return {
             "autosched_task": {field: cells.cell(task, field) for field in FIELDS},
             "autosched_task_name": task.name,
             "autosched_live": cells.live,
             "autosched_as_of": cells.as_of and say_time(cells.as_of),
             "autosched_status": status,
-            "autosched_traceback": (runs or {}).get("traceback"),
+            # A worker row's recent runs are the scheduler's enqueues; its last error, the
+            # worker's, has no traceback here (the worker's log has it).
+            "autosched_traceback": None if worker_row else (runs or {}).get("traceback"),
             "autosched_recent_runs": recent,
-            "autosched_worker_row": bool(status and status.get("run_on") == "worker"),
+            "autosched_worker_row": worker_row,
             "autosched_run_now_url": reverse(
                 f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_run_now",
                 args=[task.pk],
@@ -310,7 +313,7 @@ class LiveStatusAdmin(_ModelAdmin):
         for task in tasks:
             if task.name not in reported:
                 unknown.append(task.name)
-            elif reported[task.name]["running"]:
+            elif _busy(reported[task.name]):
                 busy.append(task.name)
             else:
                 wanted.append(task)
@@ -352,10 +355,18 @@ class LiveStatusAdmin(_ModelAdmin):
             time.sleep(0.05)
         scheduler = before["scheduler"]
         where = {"host": scheduler["host"], "pid": scheduler["pid"]}
-        if started:
+        workers = {n for n in started if status["tasks"][n].get("run_on") == "worker"}
+        if ran := [n for n in started if n not in workers]:
             message = gettext("Started on %(host)s (pid %(pid)s): %(names)s.")
             self.message_user(
-                request, message % {**where, "names": ", ".join(started)}, messages.SUCCESS
+                request, message % {**where, "names": ", ".join(ran)}, messages.SUCCESS
+            )
+        if enqueued := [n for n in started if n in workers]:
+            message = gettext(
+                "Enqueued for a worker by the scheduler on %(host)s (pid %(pid)s): %(names)s."
+            )
+            self.message_user(
+                request, message % {**where, "names": ", ".join(enqueued)}, messages.SUCCESS
             )
         if waiting := [n for n in names if n not in started]:
             message = gettext(
@@ -381,8 +392,16 @@ def _run_row(run: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _busy(status: dict[str, Any]) -> bool:
+    # A worker row's overlap rule is the enqueue's: a run going on a worker does not stop
+    # the next enqueue (see the README).
+    return bool(status.get("enqueuing") if status.get("run_on") == "worker" else status["running"])
+
+
 def _started(status: dict[str, Any], before: dict[str, Any], name: str) -> bool:
     now, then = status["tasks"].get(name), before["tasks"].get(name)
     if not now or not then:
         return False
+    if now.get("run_on") == "worker":  # the scheduler's part is the enqueue
+        return bool(now.get("enqueue_count", 0) > then.get("enqueue_count", 0))
     return bool(now["running"]) or now["run_count"] > then["run_count"]

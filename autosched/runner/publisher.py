@@ -11,7 +11,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,13 +25,41 @@ from autosched.runner.recent_runs import RecentRuns, trim
 from autosched.scheduler import RunEvent, Scheduler
 from autosched.status import LAST_KNOWN_TTL, STANDBY_KEY, STATUS_KEY, TASKS_KEY
 
-__all__ = ["StatusPublisher"]
+__all__ = ["StatusPublisher", "as_enqueue"]
 
 logger = logging.getLogger("autosched")
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def as_enqueue(status: dict[str, Any]) -> None:
+    """Say a worker row's status as what it is here: the enqueue, not the run.
+
+    The core's run of a worker row is the enqueue; it is published as ``last_enqueued``,
+    ``enqueue_outcome``, ``enqueue_error``, ``enqueue_duration``, ``enqueue_count`` and
+    ``enqueue_error_count`` (``enqueuing`` while it goes on). The run's own keys are left
+    empty here: ``read_status`` fills them from the worker's report (``autosched.reports``).
+    """
+    status.update(
+        run_on="worker",
+        last_enqueued=status["last_run"],
+        enqueue_outcome=status["last_outcome"],
+        enqueue_error=status["last_error"],
+        enqueue_duration=status["last_duration"],
+        enqueue_count=status["run_count"],
+        enqueue_error_count=status["error_count"],
+        enqueuing=status["running"],
+        last_run=None,
+        last_outcome=None,
+        last_error=None,
+        last_duration=None,
+        run_count=0,
+        error_count=0,
+        running=False,
+        running_for=None,
+    )
 
 
 class StatusPublisher:
@@ -58,6 +86,7 @@ class StatusPublisher:
         info: Mapping[str, Any] | None = None,
         identity: Identity | None = None,
         role: Callable[[], str] = lambda: "active",
+        worker_rows: Callable[[], Collection[str]] = frozenset,
         cache_alias: str | None = None,
         ttl: float | None = None,
         every: float = 1.0,
@@ -72,6 +101,8 @@ class StatusPublisher:
         self.identity = identity or Identity()
         #: Asked at each write: "active" runs tasks, "standby" waits for the lease.
         self.role = role
+        #: Asked at each tasks snapshot: the names of the tasks that enqueue to a worker.
+        self.worker_rows = worker_rows
         self.every = every
         # Runs may start and end thousands of times a second: they only mark the snapshot
         # dirty, and it is written at most once per ``min_gap``.
@@ -193,8 +224,13 @@ class StatusPublisher:
         """Return the status of every task, with its last error trimmed."""
         self._dirty = False  # before reading, so a run ending meanwhile marks it again
         tasks = self.scheduler.get_all_tasks_status()
-        for status in tasks.values():
+        workers = self.worker_rows()
+        for name, status in tasks.items():
             status["last_error"] = trim(status.get("last_error"))
+            if name in workers:
+                as_enqueue(status)
+            else:
+                status["run_on"] = "process"
         self._counts = (len(tasks), sum(1 for status in tasks.values() if status["enabled"]))
         return tasks
 

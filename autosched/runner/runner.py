@@ -83,6 +83,7 @@ class SchedulerRunner:
             scheduler,
             identity=self.identity,
             role=lambda: self.role,
+            worker_rows=self.sync.worker_names,
             info={"database": using, "sync_interval": self.sync_interval},
         )
         self.signals = SignalSender(scheduler)

@@ -166,6 +166,15 @@ class TaskSync:
         """Return the rows left out of the scheduler (unregistered function or bad value)."""
         return dict(self._skipped)
 
+    def worker_names(self) -> frozenset[str]:
+        """Return the names of the tasks applied that run on a worker (callable from any thread)."""
+        while True:
+            try:
+                rows = list(self._applied.values())  # the loop thread may change the dict
+            except RuntimeError:  # changed size while copied: copy again
+                continue
+            return frozenset(row.name for row in rows if row.run_on == RunOn.WORKER)
+
     # Reading (blocking: call these off the event loop) -------------------------------------
 
     def load_all(self) -> dict[int, Row]:

@@ -6,6 +6,7 @@ import asyncio
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from django.urls import reverse
 
 from autosched.admin import PeriodicTaskAdmin
 from autosched.models import PeriodicTask, RunRequest
+from autosched.reports import Reporter
 from autosched.runner.identity import Identity
 from autosched.runner.publisher import StatusPublisher
 from autosched.scheduler import Scheduler
@@ -538,3 +540,38 @@ def test_the_action_button_says_apply(admin_client: Client, task: PeriodicTask) 
     assert re.search(r'<button type="submit" class="button" title="[^"]+" name="index"', content)
     assert ">Apply</button>" in content
     assert ">Run</button>" not in content
+
+
+def report_failure(name: str, host: str = "w2") -> None:
+    started = datetime.now(UTC) - timedelta(seconds=3)
+    Reporter().finished(
+        name,
+        started_at=started,
+        finished_at=started + timedelta(seconds=1),
+        scheduled_at=None,
+        outcome="error",
+        error="ValueError: bad input",
+        host=host,
+        pid=9,
+    )
+
+
+def test_a_worker_rows_failed_run_shows_beside_its_ok_enqueue(
+    admin_client: Client, task: PeriodicTask, scheduler: Scheduler
+) -> None:
+    PeriodicTask.objects.filter(pk=task.pk).update(run_on="worker")
+    asyncio.run(scheduler.run_task(scheduler.tasks["alpha"]))  # the enqueue: ok
+    report_failure("alpha")
+    StatusPublisher(scheduler, worker_rows=lambda: {"alpha"}).publish()
+    content = admin_client.get(CHANGELIST).content.decode()
+    last_run = cell(content, "last_run")
+    assert "✗</span> failed</span>" in last_run
+    assert "on host w2, pid 9" in last_run
+    assert '<div class="autosched-error-text">ValueError: bad input</div>' in last_run
+    assert '<div class="autosched-small">enqueued 0 s ago</div>' in last_run
+    assert cell(content, "runs").startswith("1 ")  # the worker's run, not the enqueue
+    page = admin_client.get(change_url(task)).content.decode()
+    assert "Runs on workers" in page
+    assert "1 reported, 1 failed" in page
+    assert "1 enqueued, 0 failed, 0 skipped" in page
+    assert "Last error on a worker" in page

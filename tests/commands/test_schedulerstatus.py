@@ -14,6 +14,7 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command, load_command_class
 
 from autosched import status as status_module
+from autosched.reports import Reporter
 from autosched.runner.identity import Identity
 from autosched.runner.publisher import StatusPublisher
 from autosched.scheduler import Scheduler
@@ -130,3 +131,27 @@ def test_the_help_is_said_when_asked(name: str) -> None:
     command = load_command_class("autosched", name)
     text = command.create_parser("manage.py", name).format_help()
     assert "AUTOSCHED_" in text
+
+
+def test_a_worker_row_shows_the_workers_outcome_beside_the_enqueue() -> None:
+    scheduler = Scheduler()
+    scheduler.add_task("remote", job, 60)
+    started = datetime.now(UTC) - timedelta(seconds=3)
+    Reporter().finished(
+        "remote",
+        started_at=started,
+        finished_at=started + timedelta(seconds=0.012),
+        scheduled_at=None,
+        outcome="error",
+        error="ValueError: " + "bad " * 40,
+        host="w2",
+        pid=9,
+    )
+    StatusPublisher(scheduler, worker_rows=lambda: {"remote"}).publish()
+    row = status_command().splitlines()[2]
+    assert "failed (12 ms) on host w2, pid 9; ValueError: bad bad" in row
+    assert "…" in row  # the error is cut in the table
+    assert row.endswith("1 (1 failed)")  # the worker's runs, not the enqueues
+    remote = json.loads(status_command("--json"))["tasks"]["remote"]
+    assert (remote["last_outcome"], remote["worker_host"]) == ("error", "w2")
+    assert remote["enqueue_outcome"] is None

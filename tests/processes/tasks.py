@@ -120,3 +120,10 @@ async def deaf() -> None:
             await asyncio.sleep(60)
         except asyncio.CancelledError:
             record("deaf-refused")
+
+
+@autosched.register
+def fail() -> None:
+    """Record a run, then raise (to test that a worker's failure is reported)."""
+    record("fail")
+    raise ValueError("failing on a worker on purpose")

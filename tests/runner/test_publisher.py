@@ -77,11 +77,37 @@ def test_the_snapshot_holds_each_tasks_status(
     assert expected is not None
     moving = ("next_run", "seconds_until_next")  # read a moment apart
     assert {k: v for k, v in tasks["alpha"].items() if k not in moving} == {
-        k: v for k, v in expected.items() if k not in moving
+        **{k: v for k, v in expected.items() if k not in moving},
+        "run_on": "process",
     }
     for key in ("running", "last_outcome", "last_duration", "last_error", "run_count"):
         assert key in tasks["alpha"]
     assert tasks["beta"]["next_run"] is None
+
+
+async def test_a_worker_rows_run_is_published_as_its_enqueue(scheduler: Scheduler) -> None:
+    def enqueue_fails() -> None:
+        raise ConnectionError("broker down")
+
+    scheduler.add_task("remote", enqueue_fails, 60)
+    await scheduler.run_task(scheduler.tasks["remote"])
+    publisher = StatusPublisher(scheduler, worker_rows=lambda: {"remote"})
+    status = publisher.snapshot()["tasks"]["remote"]
+    enqueued = scheduler.tasks["remote"].last_run
+    assert enqueued is not None
+    assert {k: status[k] for k in ("run_on", "last_enqueued", "enqueue_outcome")} == {
+        "run_on": "worker",
+        "last_enqueued": enqueued.isoformat(),
+        "enqueue_outcome": "error",
+    }
+    assert status["enqueue_error"] == "ConnectionError: broker down"
+    assert (status["enqueue_count"], status["enqueue_error_count"]) == (1, 1)
+    assert status["enqueue_duration"] is not None
+    assert status["enqueuing"] is False
+    # The run's keys never describe the enqueue: the worker's report fills them when read.
+    assert (status["last_run"], status["last_outcome"], status["last_error"]) == (None,) * 3
+    assert (status["run_count"], status["error_count"], status["running"]) == (0, 0, False)
+    assert publisher.snapshot()["tasks"]["alpha"]["run_on"] == "process"
 
 
 async def test_the_snapshot_trims_the_last_error(

@@ -227,3 +227,8 @@ async def test_runner_stands_by_until_the_lease_is_free() -> None:
         await running
     # Released on the way out: kept, marked released, for a standby to read.
     assert not await in_thread(SchedulerLease.objects.filter(released=False).exists)
+
+
+def test_the_publisher_asks_the_sync_which_tasks_run_on_a_worker() -> None:
+    runner = SchedulerRunner()
+    assert runner.publisher.worker_rows == runner.sync.worker_names

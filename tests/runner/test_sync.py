@@ -295,7 +295,6 @@ def test_old_changes_are_pruned_at_most_once_a_minute(
     assert not TaskChange.objects.exists()
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite stores UTC whatever USE_TZ says")
 def test_fresh_changes_are_kept_with_use_tz_off_east_of_utc(
     sync: TaskSync, scheduler: Scheduler, settings: Any
 ) -> None:
@@ -524,3 +523,16 @@ def test_a_bulk_load_pauses_the_collector_and_freezes_what_it_made() -> None:
     assert gc.isenabled()
     assert gc.get_freeze_count() >= frozen + len(made)
     gc.unfreeze()  # leave the test process as it was
+
+
+def test_the_sync_names_the_tasks_that_run_on_a_worker(
+    sync: TaskSync, scheduler: Scheduler
+) -> None:
+    PeriodicTask.objects.all().delete()
+    make_task("here")
+    remote = make_task("there", run_on="worker")
+    sync.apply(scheduler, sync.reload())
+    assert sync.worker_names() == {"there"}
+    PeriodicTask.objects.filter(pk=remote.pk).update(run_on="process")
+    sync.apply(scheduler, sync.reload())
+    assert sync.worker_names() == frozenset()

@@ -16,6 +16,7 @@ from autosched.conf import conf
 from autosched.humanize import in_span, short_span
 from autosched.management.table import stdout_may_close, write_table, yes_no
 from autosched.models import PeriodicTask
+from autosched.scheduler.errors import trim
 from autosched.status import banner, read_status, task_cells
 
 #: Exit status when no scheduler has reported within the TTL, as a liveness probe expects.
@@ -107,7 +108,7 @@ class Command(BaseCommand):
                     cells["running"] or "-",
                     cells["next_run"] or "-",
                     cells["last_run"],
-                    cells["outcome"] or "-",
+                    _outcome(cells) or "-",
                     cells["runs"],
                 )
             )
@@ -124,6 +125,22 @@ class Command(BaseCommand):
             next_run = in_span((when - now).total_seconds()) if when else "-"
             rows.append((task.name, yes_no(task.enabled), task.schedule_display, next_run))
         write_table(self, rows)
+
+
+#: Longest error text in the table's outcome cell (``--json`` has it whole).
+TABLE_ERROR_LIMIT = 80
+
+
+def _outcome(cells: dict[str, str]) -> str:
+    """Say the outcome; for a worker row where the worker ran it, its error and the enqueue."""
+    parts = [cells["outcome"]]
+    if cells["worker"]:
+        parts[0] = f"{parts[0]} {cells['worker']}".strip()
+    if cells["enqueue"] or cells["worker"]:
+        if cells["error"]:
+            parts.append(trim(cells["error"], TABLE_ERROR_LIMIT))
+        parts.append(cells["enqueue"])
+    return "; ".join(part for part in parts if part)
 
 
 def _expected(using: str, now: datetime) -> list[tuple[PeriodicTask, datetime | None]]:
