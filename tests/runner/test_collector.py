@@ -1,0 +1,19 @@
+"""collector_paused: no full garbage collection while rows load, and the load frozen after."""
+
+from __future__ import annotations
+
+import gc
+
+from autosched.runner.collector import collector_paused
+
+
+def test_a_bulk_load_pauses_the_collector_and_freezes_what_it_made() -> None:
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with collector_paused():
+        with collector_paused():  # the sync thread and the loop may overlap
+            made = [[n] for n in range(1000)]
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= frozen + len(made)
+    gc.unfreeze()  # leave the test process as it was
