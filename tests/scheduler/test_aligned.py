@@ -256,3 +256,19 @@ async def test_an_unaligned_task_keeps_the_seed_semantics() -> None:
     assert calls.times[0] - added == pytest.approx(0.1, abs=0.02)
     assert calls.slots[0] is not None  # the slot is the due time, as a wall-clock time
     assert calls.walls[0] - calls.slots[0].timestamp() < 0.02
+
+
+async def test_start_keeps_a_slot_still_ahead_and_moves_one_that_fell_while_stopped() -> None:
+    clock = SteppedClock()
+    scheduler = Scheduler(wall_clock=clock)
+    scheduler.add_task("hourly", lambda: None, 3600, offset=0)
+    ahead = scheduler.tasks["hourly"].next_run
+    assert ahead is not None
+    async with running(scheduler):
+        assert scheduler.tasks["hourly"].next_run == ahead
+    clock.step = 3600.0  # the slot fell while the scheduler was stopped
+    async with running(scheduler):
+        assert scheduler.tasks["hourly"].next_run == ahead + timedelta(hours=1)
+        status = scheduler.get_task_status("hourly")
+        assert status is not None
+        assert 0 < status["seconds_until_next"] <= 3600
