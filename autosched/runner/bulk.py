@@ -34,7 +34,7 @@ logger = logging.getLogger("autosched")
 #: Threads that enqueue; each keeps one connection to the backend's database or broker.
 ENQUEUE_THREADS = 4
 #: Most runs in one batch (one transaction): bounds how long the first of them waits.
-MAX_BATCH = 500
+MAX_BATCH = 100
 
 EnqueueMany = Callable[[str, Sequence[RunToEnqueue]], list[EnqueueError | None]]
 _Waiting = tuple[RunToEnqueue, "asyncio.Future[None]"]
