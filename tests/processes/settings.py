@@ -57,7 +57,7 @@ TASKS: dict[str, dict[str, object]] = {"default": {"BACKEND": BACKENDS[ENGINE]}}
 if ENGINE != "db":
     TASKS["default"]["QUEUES"] = [QUEUE]
 if ENGINE == "rq":
-    INSTALLED_APPS += ["django_rq"]
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
     RQ_QUEUES = {QUEUE: {"URL": REDIS_URL}}
 elif ENGINE == "celery":
     INSTALLED_APPS += ["django_tasks_fennel"]
