@@ -39,7 +39,9 @@ from tests.processes.helpers import (
 )
 from tests.waiting import wait_until
 
-pytestmark = postgres_only
+# Two workers and a scheduler to start, 14 s of schedule, a drain: more than the default 60 s
+# on a loaded machine would mean something is wrong, but not by much.
+pytestmark = [postgres_only, pytest.mark.timeout(150)]
 
 ROWS, INTERVAL, SECONDS = 10, 2, 14
 #: Slots this close to the scheduler's start or stop may or may not be enqueued.
@@ -112,7 +114,7 @@ def assert_every_slot_ran_once_on_a_worker(
     assert len(runs) >= ROWS * (SECONDS // INTERVAL - 1)
 
 
-def quiet(log: Path, seconds: float = 1.0) -> Callable[[], bool]:
+def quiet(log: Path, seconds: float) -> Callable[[], bool]:
     """Return a condition that holds once ``log`` has not grown for ``seconds``."""
     last = {"size": -1, "since": time.monotonic()}
 
@@ -187,7 +189,7 @@ def test_celery_workers_run_every_slot_exactly_once(
     # wait until the queue is empty and the runs stopped coming. Stopping a worker returns any
     # message it held unexecuted, which the check after the stop would find.
     workers[0].wait_for(lambda: celery_ready(celery) == 0, "the Celery workers to drain")
-    wait_until(quiet(runs_log), "the last runs to end", timeout=20)
+    wait_until(quiet(runs_log, seconds=2.0), "the last runs to end", timeout=20)
     for worker in workers:
         assert worker.stop(signal.SIGTERM) == 0, str(worker)
     assert celery_ready(celery) == 0
