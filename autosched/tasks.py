@@ -46,10 +46,19 @@ def register_worker_task() -> list[str]:
             continue  # Django's own check of TASKS reports it
         if f"{task_class.__module__}.{task_class.__qualname__}" in PLAIN_TASK_CLASSES:
             continue
-        # Making the task validates its queue against the backend's; runs name their own.
-        queues = module.task_backends[alias].queues
-        queue = DEFAULT_QUEUE if not queues or DEFAULT_QUEUE in queues else min(queues)
-        module.task(backend=alias, queue_name=queue)(run_on_worker)
+        try:
+            # Making the task validates its queue against the backend's; runs name their own.
+            queues = module.task_backends[alias].queues
+            queue = DEFAULT_QUEUE if not queues or DEFAULT_QUEUE in queues else min(queues)
+            module.task(backend=alias, queue_name=queue)(run_on_worker)
+        except Exception as exc:  # a broken backend must not stop every process from starting
+            logger.warning(
+                "Cannot make autosched's worker task on Tasks backend %r: %s: %s",
+                alias,
+                type(exc).__name__,
+                exc,
+            )
+            continue
         registered.append(alias)
         logger.debug("Made autosched's worker task on Tasks backend %r.", alias)
     return registered

@@ -30,8 +30,13 @@ if TASKS_MODULE:
     class RegisteringBackend(ImmediateBackend):  # type: ignore[misc,valid-type]
         task_class = RegisteringTask
 
+    class BrokenBackend(RegisteringBackend):
+        def __init__(self, alias: str, params: dict[str, Any]) -> None:
+            raise ValueError("no broker URL")
+
 
 REGISTERING_BACKEND = f"{__name__}.RegisteringBackend"
+BROKEN_BACKEND = f"{__name__}.BrokenBackend"
 WORKER_TASK = "autosched.worker.run_periodic_task"
 
 
@@ -94,3 +99,16 @@ def test_the_worker_task_is_made_on_a_default_backend_without_a_default_queue(
     settings.TASKS = {"default": {"BACKEND": REGISTERING_BACKEND, "QUEUES": ["emails"]}}
     task = autosched.worker.run_periodic_task
     assert (task.module_path, task.queue_name) == (WORKER_TASK, "emails")
+
+
+@needs_tasks
+def test_a_broken_backend_is_logged_and_the_others_still_get_the_task(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.TASKS = {
+        **IMMEDIATE,
+        "broken": {"BACKEND": BROKEN_BACKEND},
+        "celery": {"BACKEND": REGISTERING_BACKEND},
+    }
+    assert register_worker_task() == ["celery"]
+    assert "Tasks backend 'broken': ValueError: no broker URL" in caplog.text
