@@ -354,7 +354,13 @@ def _task() -> Any:
     # module (the models do, for the backend checks) must work without the framework.
     task = globals().get("run_periodic_task")
     if task is None:
-        task = globals()["run_periodic_task"] = tasks_module().task(_run_periodic_task)
+        module = tasks_module()
+        # Making the task validates its queue against the default backend's QUEUES. Every
+        # run names its own queue (``using``), so any queue that backend accepts will do.
+        queues = module.task_backends[DEFAULT_BACKEND].queues
+        queue = DEFAULT_QUEUE if not queues or DEFAULT_QUEUE in queues else min(queues)
+        task = module.task(queue_name=queue)(_run_periodic_task)
+        globals()["run_periodic_task"] = task
     return task
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from importlib.util import find_spec
 from pathlib import Path
+
+import django
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -35,6 +38,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# `manage.py demo --workers` enqueues some runs to a django-tasks-db worker beside the
+# scheduler. Installed (pip install -e '.[worker]' django-tasks-db), it is this project's
+# Tasks backend, on the same SQLite file; on Django 5.2 through the django-tasks backport.
+WITH_TASKS_DB = find_spec("django_tasks_db") is not None
+if WITH_TASKS_DB:
+    INSTALLED_APPS += [*(["django_tasks"] if django.VERSION < (6,) else []), "django_tasks_db"]
+    TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 ROOT_URLCONF = "example_project.urls"
 WSGI_APPLICATION = "example_project.wsgi.application"

@@ -2,9 +2,14 @@
 
 Like the test run, they use SQLite, or PostgreSQL when AUTOSCHED_TEST_DB=postgres; the file
 path or database name comes from AUTOSCHED_PROCESS_DB and PostgreSQL's port from
-AUTOSCHED_PROCESS_PGPORT (a private server for the restart test). Runs are enqueued to
-django-tasks-db, for the worker test. AUTOSCHED_PROCESS_GRACE_PERIOD and
-AUTOSCHED_PROCESS_STATUS_TTL set the two settings the tests vary.
+AUTOSCHED_PROCESS_PGPORT (a private server for the restart test). AUTOSCHED_PROCESS_GRACE_PERIOD
+and AUTOSCHED_PROCESS_STATUS_TTL set the two settings the tests vary.
+
+Worker rows are enqueued to the ``default`` Tasks backend that AUTOSCHED_PROCESS_TASKS names:
+``db`` (django-tasks-db, the default), ``rq`` (django-tasks-rq on Redis) or ``celery``
+(django-tasks-fennel, RabbitMQ as the broker, Redis for results). Its one queue is named by
+AUTOSCHED_PROCESS_QUEUE, so that tests sharing a Redis or a RabbitMQ never see each other's
+jobs; Redis is AUTOSCHED_PROCESS_REDIS_URL, RabbitMQ AUTOSCHED_PROCESS_AMQP_URL.
 """
 
 from __future__ import annotations
@@ -39,6 +44,26 @@ if ON_POSTGRES:
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": NAME}}
 
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+ENGINE = os.environ.get("AUTOSCHED_PROCESS_TASKS", "db")
+QUEUE = os.environ.get("AUTOSCHED_PROCESS_QUEUE", "default")
+REDIS_URL = os.environ.get("AUTOSCHED_PROCESS_REDIS_URL", "redis://127.0.0.1:6379/15")
+AMQP_URL = os.environ.get("AUTOSCHED_PROCESS_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
+BACKENDS = {
+    "db": "django_tasks_db.DatabaseBackend",
+    "rq": "django_tasks_rq.RQBackend",
+    "celery": "django_tasks_fennel.CeleryBackend",
+}
+TASKS: dict[str, dict[str, object]] = {"default": {"BACKEND": BACKENDS[ENGINE]}}
+if ENGINE != "db":
+    TASKS["default"]["QUEUES"] = [QUEUE]
+if ENGINE == "rq":
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
+    RQ_QUEUES = {QUEUE: {"URL": REDIS_URL}}
+elif ENGINE == "celery":
+    INSTALLED_APPS += ["django_tasks_fennel"]
+    CELERY_BROKER_URL = AMQP_URL
+    CELERY_RESULT_BACKEND = REDIS_URL
+    CELERY_RESULT_EXTENDED = True
+    CELERY_RESULT_EXPIRES = 120  # the tests leave no results behind for long
 AUTOSCHED_GRACE_PERIOD = float(os.environ.get("AUTOSCHED_PROCESS_GRACE_PERIOD", "10"))
 AUTOSCHED_STATUS_TTL = float(os.environ.get("AUTOSCHED_PROCESS_STATUS_TTL", "5"))

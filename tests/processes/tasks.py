@@ -127,3 +127,13 @@ def fail() -> None:
     """Record a run, then raise (to test that a worker's failure is reported)."""
     record("fail")
     raise ValueError("failing on a worker on purpose")
+
+
+@autosched.register
+def on_engine(row: str, scheduled_at: datetime) -> None:
+    """Record which row's slot ran, and this process's parent: ``engine:ROW:SLOT:PPID``.
+
+    RQ forks a work horse per job and Celery's prefork pool runs tasks in children, so the
+    worker a run belongs to is this process or its parent.
+    """
+    record(f"engine:{row}:{scheduled_at.timestamp():.0f}:{os.getppid()}")

@@ -11,15 +11,21 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from autosched.defaults import sync_defaults
-from autosched.models import PeriodicTask
+from autosched.models import PeriodicTask, RunOn
 
 MANAGE_PY = Path(__file__).resolve().parents[4] / "manage.py"
 USERNAME = PASSWORD = "admin"
+#: The rows that ``demo --workers`` enqueues to its db_worker: name, function, interval (s).
+WORKER_ROWS = (
+    ("heartbeat on a worker", "example_project.demo.tasks.record_heartbeat", 5),
+    ("flaky on a worker", "example_project.demo.tasks.flaky", 9),
+)
 
 
 class ChildExited(Exception):
@@ -83,6 +89,14 @@ class Command(BaseCommand):
             help="Do the setup and print the login, but start nothing.",
         )
         parser.add_argument(
+            "--workers",
+            action="store_true",
+            help=(
+                "Also run a django-tasks-db worker (db_worker) and enqueue the rows "
+                f"{', '.join(repr(name) for name, _, _ in WORKER_ROWS)} to it."
+            ),
+        )
+        parser.add_argument(
             "--stop-timeout",
             type=float,
             default=10.0,
@@ -90,12 +104,24 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args: Any, port: int, setup_only: bool, stop_timeout: float, **options: Any
+        self,
+        *args: Any,
+        port: int,
+        setup_only: bool,
+        workers: bool,
+        stop_timeout: float,
+        **options: Any,
     ) -> None:
         verbosity: int = options["verbosity"]
+        if workers and not apps.is_installed("django_tasks_db"):
+            raise CommandError(
+                "--workers runs a django-tasks-db worker, which is not installed: "
+                "pip install -e '.[worker]' django-tasks-db"
+            )
         call_command("migrate", interactive=False, verbosity=verbosity, stdout=self.stdout)
         # migrate's post_migrate normally did this already; it costs one query to be sure.
         sync_defaults()
+        self._set_worker_rows(enabled=workers)
         if verbosity >= 1:
             tasks = ", ".join(PeriodicTask.objects.values_list("name", flat=True))
             self.stdout.write(f"Periodic tasks: {tasks}")
@@ -112,15 +138,35 @@ class Command(BaseCommand):
             [*python, "runserver", f"127.0.0.1:{port}", "--noreload"],
             [*python, "runscheduler"],
         ]
-        self.stdout.write("Starting the web server and the scheduler; Ctrl-C stops both.")
+        started = "the web server and the scheduler"
+        if workers:
+            commands.append([*python, "db_worker", "--no-reload", "--no-startup-delay"])
+            started = "the web server, the scheduler and a db_worker"
+        self.stdout.write(f"Starting {started}; Ctrl-C stops them.")
         self.stdout.flush()
         try:
             supervise(commands, stop_timeout=stop_timeout)
         except ChildExited as exited:
             raise CommandError(
-                f"{exited}; stopped the other process too.", returncode=exited.returncode or 1
+                f"{exited}; stopped the others too.", returncode=exited.returncode or 1
             ) from None
-        self.stdout.write("Stopped the web server and the scheduler.")
+        self.stdout.write(f"Stopped {started}.")
+
+    def _set_worker_rows(self, *, enabled: bool) -> None:
+        """Make sure the worker rows exist and run, with --workers; else keep them disabled.
+
+        Without a worker their runs would pile up in the queue, or fail to enqueue when
+        django-tasks-db is not installed. An interval changed in the admin is kept.
+        """
+        for name, function, interval in WORKER_ROWS:
+            if enabled:
+                row, _ = PeriodicTask.objects.get_or_create(
+                    name=name, defaults={"function": function, "interval_seconds": interval}
+                )
+                row.function, row.run_on, row.enabled = function, RunOn.WORKER, True
+                row.save()
+            elif PeriodicTask.objects.filter(name=name, enabled=True).update(enabled=False):
+                self.stdout.write(f"Disabled {name!r}: it runs only with --workers.")
 
     def _ensure_superuser(self) -> None:
         # A fixed, known login is fine for a local demo and the whole point of this command.
