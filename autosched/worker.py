@@ -267,9 +267,8 @@ def _run_periodic_task(
 class Worker:
     """The ``sender`` of ``task_started``/``task_finished`` when a worker runs a periodic task.
 
-    The scheduler process sends them with ``sender=autosched.Scheduler`` (for a worker row,
-    about the enqueue); a receiver that wants only the worker's runs connects with
-    ``sender=autosched.worker.Worker``.
+    The scheduler process sends them with ``sender=autosched.Scheduler`` for the runs it makes
+    itself, and none for a worker row's enqueue: each run is heard once, where it ran.
     """
 
 

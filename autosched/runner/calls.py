@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from autosched.runner.bulk import EnqueueBatcher
 from autosched.scheduler import current_slot, returns_coroutine
 from autosched.worker import RunToEnqueue
 
-__all__ = ["enqueuer", "in_process", "shared_batcher", "with_fresh_connections"]
+__all__ = ["enqueuer", "in_process", "is_enqueuer", "shared_batcher", "with_fresh_connections"]
 
 
 def with_fresh_connections(func: Callable[[], Any]) -> Callable[[], Any]:
@@ -89,7 +90,17 @@ def enqueuer(
         await (batcher or shared_batcher()).enqueue(backend, run)
 
     enqueue.__qualname__ = enqueue.__name__ = f"enqueue[{key}]"
+    _enqueuers.add(enqueue)
     return enqueue
+
+
+#: Every callable ``enqueuer`` made and still in use.
+_enqueuers: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+def is_enqueuer(func: Callable[..., Any]) -> bool:
+    """Return whether ``func`` only enqueues a run for a worker (it was made by ``enqueuer``)."""
+    return func in _enqueuers
 
 
 _shared: list[EnqueueBatcher] = []

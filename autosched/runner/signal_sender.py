@@ -19,6 +19,7 @@ from typing import Any
 from django.db import close_old_connections, connections
 from django.dispatch import Signal
 
+from autosched.runner.calls import is_enqueuer
 from autosched.scheduler import RunEvent, Scheduler
 from autosched.signals import task_finished, task_started
 
@@ -80,6 +81,8 @@ class SignalSender:
 
     def _on_run(self, event: RunEvent) -> None:
         # The loop thread: copy what the receivers get now, as the task keeps changing.
+        if is_enqueuer(event.task.func):
+            return  # a worker row's run happens on the worker, which sends these itself
         if event.kind == "started":
             if task_started.has_listeners():
                 self._put(task_started, {"started_at": event.task.last_run}, event)

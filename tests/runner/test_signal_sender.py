@@ -14,6 +14,8 @@ from django.contrib.auth.models import User
 
 from autosched.models import PeriodicTask, RunRequest
 from autosched.runner import SchedulerRunner
+from autosched.runner.bulk import EnqueueBatcher
+from autosched.runner.calls import enqueuer
 from autosched.runner.signal_sender import SignalSender
 from autosched.scheduler import RunEvent, Scheduler
 from autosched.signals import task_finished, task_started
@@ -82,6 +84,22 @@ async def test_a_failed_run_carries_its_exception(
     assert finished["outcome"] == "error"
     assert isinstance(finished["exception"], ValueError)
     assert str(finished["exception"]) == "bad value"
+
+
+async def test_a_worker_rows_enqueue_sends_nothing(
+    scheduler: Scheduler, received: list[tuple[str, dict[str, Any]]]
+) -> None:
+    # The worker sends the signals of the run itself; the enqueue is not a run.
+    batcher = EnqueueBatcher(enqueue=lambda backend, runs: [None] * len(runs))
+    enqueue = enqueuer(
+        "k", "on-worker", backend="default", queue_name="default", priority=0, batcher=batcher
+    )
+    scheduler.add_task("on-worker", enqueue, 60)
+    await scheduler.run_task(scheduler.tasks["on-worker"])
+    await scheduler.run_task(scheduler.tasks["ok"])
+    wait_until(lambda: len(received) == 2, "the signals of the run in process")
+    assert [kwargs["name"] for _, kwargs in received] == ["ok", "ok"]
+    assert scheduler.tasks["on-worker"].last_outcome == "ok"
 
 
 async def test_a_failing_receiver_is_logged_and_changes_nothing(
