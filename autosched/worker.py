@@ -144,8 +144,9 @@ def enqueue_many(backend: str, runs: Sequence[RunToEnqueue]) -> list[EnqueueErro
     """Enqueue ``runs`` to ``backend``; return each run's error, or None where it went.
 
     On a database backend (django-tasks-db) the runs go in one transaction: one commit for
-    all, and a failure of the database fails them all (none was enqueued). Elsewhere each run
-    is enqueued on its own. Call it off the event loop: it blocks.
+    all, and a failure of the database fails them all (none was enqueued); on its
+    DatabaseBackend they are one INSERT too (``_insert_prepared``). Elsewhere each run is
+    enqueued on its own, by the backend's ``enqueue``. Call it off the event loop: it blocks.
     """
     errors: list[EnqueueError | None] = [None] * len(runs)
     prepared: list[tuple[int, Any]] = []
@@ -166,7 +167,7 @@ def enqueue_many(backend: str, runs: Sequence[RunToEnqueue]) -> list[EnqueueErro
     if not prepared:
         return errors
     database = _database_of(backend)
-    enqueue = _insert_prepared if database and _is_database_backend(backend) else _enqueue_prepared
+    enqueue = _insert_prepared if database and _can_bulk_insert(backend) else _enqueue_prepared
     try:
         enqueue(backend, runs, prepared, database, errors)
     except DatabaseError:
@@ -225,8 +226,10 @@ def _insert_prepared(
     receiver would (``bulk_create`` sends no ``pre_save``), and the task is validated once per
     queue and priority rather than once per run. ``task_enqueued`` is sent, with each run's
     TaskResult, only when a receiver other than the framework's own debug log listens; that
-    log line is written here instead.
+    log line is written here instead. A backend whose ``id_function`` gives database
+    expressions (Django 6) goes the per-run way: the ids are then known only after each INSERT.
     """
+    from django.db.models import Expression
     from django_tasks_db.compat import TASKS_LOGGER, normalize_json, task_enqueued
     from django_tasks_db.models import DBTaskResult, get_date_max
     from django_tasks_db.utils import normalize_uuid
@@ -246,9 +249,13 @@ def _insert_prepared(
                     refusals[id(task)] = None
             if (refusal := refusals[id(task)]) is not None:
                 raise refusal
+            row_id = engine._get_id()
+            if isinstance(row_id, Expression):
+                _enqueue_prepared(backend, runs, prepared, database, errors)
+                return
             args = (run.key, run.name, run.kwargs, run.scheduled_at)  # as task.enqueue passes
             row: Any = DBTaskResult(
-                id=engine._get_id(),
+                id=row_id,
                 args_kwargs=normalize_json({"args": args, "kwargs": {}}),
                 priority=task.priority,
                 task_path=task.module_path,
@@ -309,11 +316,16 @@ def _error(
     return error
 
 
-def _is_database_backend(backend: str) -> bool:
-    """Whether ``backend`` is django-tasks-db's DatabaseBackend (or a subclass)."""
+def _can_bulk_insert(backend: str) -> bool:
+    """Whether ``backend`` is django-tasks-db's DatabaseBackend, its enqueue not overridden."""
     from django_tasks_db.backend import DatabaseBackend  # _database_of found it importable
 
-    return isinstance(tasks_module().task_backends[backend], DatabaseBackend)
+    kind = type(tasks_module().task_backends[backend])
+    return (
+        issubclass(kind, DatabaseBackend)
+        and kind.enqueue is DatabaseBackend.enqueue
+        and kind._task_to_db_task is DatabaseBackend._task_to_db_task
+    )
 
 
 def _database_of(backend: str) -> str | None:

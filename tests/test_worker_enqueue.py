@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 from unittest import mock
 
 import pytest
@@ -270,3 +270,45 @@ def test_task_enqueued_is_sent_only_to_a_receiver_of_its_own(
     (sent,) = heard
     row = next(row for row in stored() if row.args_kwargs["args"][1] == "b")
     assert sent == (DatabaseBackend, str(row.id), "b", "fast")
+
+
+@needs_tasks
+@pytest.mark.usefixtures("tasks_db")
+def test_ids_made_by_the_database_go_the_per_run_way() -> None:
+    from django.db.models import Value
+    from django_tasks_db.backend import DatabaseBackend
+
+    batch = runs("a", "b")
+    with (
+        mock.patch.object(DatabaseBackend, "_get_id", return_value=Value("x")),
+        mock.patch.object(worker, "_enqueue_prepared") as per_run,
+    ):
+        enqueue_many("default", batch)
+    per_run.assert_called_once()
+    assert per_run.call_args.args[:2] == ("default", batch)
+    assert stored() == []
+
+
+try:
+    from django_tasks_db.backend import DatabaseBackend as _DatabaseBackend
+except ImportError:  # Django 5.2 without the backport: the tests above are skipped
+    _DatabaseBackend = object  # type: ignore[assignment,misc]
+
+
+class OwnEnqueue(_DatabaseBackend):  # type: ignore[misc,valid-type]
+    """A DatabaseBackend of one's own whose enqueue does more: the bulk path must not skip it."""
+
+    enqueued: ClassVar[list[str]] = []
+
+    def enqueue(self, task: Any, args: Any, kwargs: Any) -> Any:
+        self.enqueued.append(args[1])
+        return super().enqueue(task, args, kwargs)
+
+
+@needs_tasks
+@pytest.mark.usefixtures("tasks_db")
+def test_a_backend_that_overrides_enqueue_keeps_its_enqueue(settings: Any) -> None:
+    settings.TASKS = {"default": {"BACKEND": "tests.test_worker_enqueue.OwnEnqueue"}}
+    assert enqueue_many("default", runs("a")) == [None]
+    assert OwnEnqueue.enqueued == ["a"]
+    assert len(stored()) == 1
