@@ -144,8 +144,9 @@ def enqueue_many(backend: str, runs: Sequence[RunToEnqueue]) -> list[EnqueueErro
     """Enqueue ``runs`` to ``backend``; return each run's error, or None where it went.
 
     On a database backend (django-tasks-db) the runs go in one transaction: one commit for
-    all, and a failure of the database fails them all (none was enqueued). Elsewhere each run
-    is enqueued on its own. Call it off the event loop: it blocks.
+    all, and a failure of the database fails them all (none was enqueued); on its
+    DatabaseBackend they are one INSERT too (``_insert_prepared``). Elsewhere each run is
+    enqueued on its own, by the backend's ``enqueue``. Call it off the event loop: it blocks.
     """
     errors: list[EnqueueError | None] = [None] * len(runs)
     prepared: list[tuple[int, Any]] = []
@@ -166,15 +167,16 @@ def enqueue_many(backend: str, runs: Sequence[RunToEnqueue]) -> list[EnqueueErro
     if not prepared:
         return errors
     database = _database_of(backend)
+    enqueue = _insert_prepared if database and _can_bulk_insert(backend) else _enqueue_prepared
     try:
-        _enqueue_prepared(backend, runs, prepared, database, errors)
+        enqueue(backend, runs, prepared, database, errors)
     except DatabaseError:
         # The thread keeps its connection between batches (a connection per batch would cost
         # more than its INSERTs), so it may be one the server closed while idle: try once
         # more on a fresh one before calling it a failure.
         connections.close_all()
         try:
-            _enqueue_prepared(backend, runs, prepared, database, errors)
+            enqueue(backend, runs, prepared, database, errors)
         except DatabaseError as exc:
             connections.close_all()  # the next batch starts afresh
             for number, _ in prepared:
@@ -209,6 +211,100 @@ def _enqueue_prepared(
                 logger.debug("Enqueued periodic task %r as %s.", run.name, result.id)
 
 
+def _insert_prepared(
+    backend: str,
+    runs: Sequence[RunToEnqueue],
+    prepared: list[tuple[int, Any]],
+    database: str | None,
+    errors: list[EnqueueError | None],
+) -> None:
+    """Enqueue to django-tasks-db's DatabaseBackend with one INSERT for the whole batch.
+
+    Its ``enqueue`` costs about 1 ms of CPU per run (an INSERT of its own, then a TaskResult
+    built by importing the task again); this writes the very rows it writes. The rows are
+    made as its ``_task_to_db_task`` makes them, with ``run_after`` set as its ``pre_save``
+    receiver would (``bulk_create`` sends no ``pre_save``), and the task is validated once per
+    queue and priority rather than once per run. ``task_enqueued`` is sent, with each run's
+    TaskResult, only when a receiver other than the framework's own debug log listens; that
+    log line is written here instead. A backend whose ``id_function`` gives database
+    expressions (Django 6) goes the per-run way: the ids are then known only after each INSERT.
+    """
+    from django.db.models import Expression
+    from django_tasks_db.compat import TASKS_LOGGER, normalize_json, task_enqueued
+    from django_tasks_db.models import DBTaskResult, get_date_max
+    from django_tasks_db.utils import normalize_uuid
+
+    engine = tasks_module().task_backends[backend]
+    refusals: dict[int, Exception | None] = {}  # by task: one per queue and priority
+    rows: list[tuple[int, Any]] = []
+    for number, task in prepared:
+        run = runs[number]
+        try:
+            if id(task) not in refusals:
+                try:
+                    engine.validate_task(task)
+                except Exception as exc:
+                    refusals[id(task)] = exc
+                else:
+                    refusals[id(task)] = None
+            if (refusal := refusals[id(task)]) is not None:
+                raise refusal
+            row_id = engine._get_id()
+            if isinstance(row_id, Expression):
+                _enqueue_prepared(backend, runs, prepared, database, errors)
+                return
+            args = (run.key, run.name, run.kwargs, run.scheduled_at)  # as task.enqueue passes
+            row: Any = DBTaskResult(
+                id=row_id,
+                args_kwargs=normalize_json({"args": args, "kwargs": {}}),
+                priority=task.priority,
+                task_path=task.module_path,
+                queue_name=task.queue_name,
+                run_after=task.run_after if task.run_after is not None else get_date_max(),
+                backend_name=engine.alias,
+            )
+        except Exception as exc:
+            errors[number] = _error(BackendFailed, backend, run, exc)
+        else:
+            rows.append((number, row))
+    if not rows:
+        return
+    sender = type(engine)
+    notify = _has_other_receivers(task_enqueued, sender)
+    tasks_logger = logging.getLogger(TASKS_LOGGER)
+    with transaction.atomic(using=database):
+        # A database error escapes: it rolled back every run of the batch.
+        DBTaskResult.objects.using(database).bulk_create([row for _, row in rows])
+        for number, row in rows:
+            run = runs[number]
+            try:
+                if notify:
+                    task_enqueued.send(sender, task_result=row.task_result)
+            except Exception as exc:
+                errors[number] = _error(BackendFailed, backend, run, exc)
+                continue
+            errors[number] = None
+            if not notify and tasks_logger.isEnabledFor(logging.DEBUG):
+                tasks_logger.debug(
+                    "Task id=%s path=%s enqueued backend=%s",
+                    normalize_uuid(row.id),
+                    row.task_path,
+                    row.backend_name,
+                )
+            logger.debug("Enqueued periodic task %r as %s.", run.name, normalize_uuid(row.id))
+
+
+def _has_other_receivers(signal: Signal, sender: type) -> bool:
+    """Whether ``signal`` has a receiver for ``sender`` besides the framework's debug log."""
+    if not signal.has_listeners(sender):
+        return False
+    own = getattr(
+        importlib.import_module(f"{tasks_module().__name__}.signals"), "log_task_enqueued", None
+    )
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    return bool(async_receivers) or any(receiver is not own for receiver in sync_receivers)
+
+
 def _error(
     kind: type[EnqueueError], backend: str, run: RunToEnqueue, exc: BaseException
 ) -> EnqueueError:
@@ -218,6 +314,18 @@ def _error(
     )
     error.__cause__ = exc
     return error
+
+
+def _can_bulk_insert(backend: str) -> bool:
+    """Whether ``backend`` is django-tasks-db's DatabaseBackend, its enqueue not overridden."""
+    from django_tasks_db.backend import DatabaseBackend  # _database_of found it importable
+
+    kind = type(tasks_module().task_backends[backend])
+    return (
+        issubclass(kind, DatabaseBackend)
+        and kind.enqueue is DatabaseBackend.enqueue
+        and kind._task_to_db_task is DatabaseBackend._task_to_db_task
+    )
 
 
 def _database_of(backend: str) -> str | None:
