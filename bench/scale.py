@@ -519,6 +519,11 @@ def main(argv: list[str] | None = None) -> int:
     ours: dict[str, Result] = {}
     beat: dict[str, Result] = {}
     me, theirs = sys.executable, args.beat_python
+    if not args.no_beat and not Path(theirs).exists():
+        parser.error(
+            f"no celery-beat virtualenv at {theirs}: make it (see bench/README.md), name it "
+            "with --beat-python, or pass --no-beat"
+        )
     redis_client(BEAT_DB).flushdb()
     children = {
         "burst": (["burst", str(args.rows), "default"], ["burst", str(args.rows)]),
@@ -538,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     versions = subprocess.run(
         [theirs, "-c", "import celery, django; print(celery.__version__, django.get_version())"],
         capture_output=True, text=True, check=False,
-    ).stdout.split()  # fmt: skip
+    ).stdout.split() if beat else []  # fmt: skip
     lines = [
         "autosched scale benchmark: enqueue mode on PostgreSQL 127.0.0.1:5432 (django-tasks-db), "
         "RQ and celery-beat's broker on Redis 127.0.0.1:6379",
