@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -28,6 +29,10 @@ from autosched.status import LAST_KNOWN_TTL, STANDBY_KEY, STATUS_KEY, TASKS_KEY
 __all__ = ["StatusPublisher", "as_enqueue"]
 
 logger = logging.getLogger("autosched")
+
+
+#: A heartbeat comes every ``every`` seconds, give or take this share of it (of 1 s at most).
+JITTER = 0.1
 
 
 def _now() -> datetime:
@@ -116,6 +121,7 @@ class StatusPublisher:
         self._dirty = False
         self._dirty_at = -math.inf  # when the snapshot became dirty (the loop's clock)
         self._wake = threading.Event()
+        self._jitter = random.Random()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._failing = False
@@ -178,11 +184,14 @@ class StatusPublisher:
         last_beat = last_tasks = -math.inf
         while not self._stopping:
             now = self._clock()
+            # Standbys started together would read and write their shared directory in step,
+            # each dropping the other's entry at every beat: a jitter breaks the step.
+            jittered = now + min(self.every, 1.0) * self._jitter.uniform(-JITTER, JITTER)
             if now >= self._tasks_due(last_tasks):
-                last_tasks = last_beat = now
+                last_tasks = last_beat = jittered
                 self.publish()
             elif now >= last_beat + self.every:
-                last_beat = now
+                last_beat = jittered
                 self.publish_heartbeat()
             else:
                 wait = min(last_beat + self.every, self._tasks_due(last_tasks)) - now
