@@ -7,12 +7,30 @@ block or use the ORM without delaying any run. A receiver that raises is logged 
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from django.dispatch import Signal
 
-__all__ = ["task_finished", "task_started"]
+__all__ = ["send_robustly", "task_finished", "task_started"]
+
+logger = logging.getLogger("autosched")
 
 #: Sent when a run starts, with ``name`` (the task's name) and ``started_at`` (aware UTC).
 task_started = Signal()
 #: Sent when a run ends, with ``name``, ``started_at``, ``outcome`` ("ok", "error" or
 #: "cancelled"), ``duration`` (seconds) and ``exception`` (the exception, or None).
 task_finished = Signal()
+
+
+def send_robustly(signal: Signal, sender: object, **kwargs: Any) -> None:
+    """Send ``signal`` about task ``kwargs["name"]``; a receiver that raises is logged."""
+    for receiver, result in signal.send_robust(sender=sender, **kwargs):
+        if isinstance(result, BaseException):
+            logger.error(
+                "Receiver %r of %s failed for task %r.",
+                receiver,
+                "task_started" if signal is task_started else "task_finished",
+                kwargs["name"],
+                exc_info=result,
+            )

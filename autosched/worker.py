@@ -27,7 +27,7 @@ from django.dispatch import Signal
 from autosched.registry import SLOT_PARAMETER, registry
 from autosched.reports import reporter
 from autosched.scheduler.errors import STATUS_ERROR_LIMIT, describe
-from autosched.signals import task_finished, task_started
+from autosched.signals import send_robustly, task_finished, task_started
 
 __all__ = [
     "DEFAULT_BACKEND",
@@ -439,17 +439,8 @@ class WorkerRun:
 
 def _send(signal: Signal, **kwargs: Any) -> None:
     # As in the scheduler: a receiver that raises is logged and changes nothing.
-    if not signal.has_listeners(Worker):
-        return
-    for receiver, result in signal.send_robust(sender=Worker, **kwargs):
-        if isinstance(result, BaseException):
-            logger.error(
-                "Receiver %r of %s failed for task %r.",
-                receiver,
-                "task_started" if signal is task_started else "task_finished",
-                kwargs["name"],
-                exc_info=result,
-            )
+    if signal.has_listeners(Worker):
+        send_robustly(signal, Worker, **kwargs)
 
 
 # Workers find the task by its dotted path, autosched.worker.run_periodic_task.

@@ -21,7 +21,7 @@ from django.dispatch import Signal
 
 from autosched.runner.calls import is_enqueuer
 from autosched.scheduler import RunEvent, Scheduler
-from autosched.signals import task_finished, task_started
+from autosched.signals import send_robustly, task_finished, task_started
 
 __all__ = ["SignalSender"]
 
@@ -110,13 +110,5 @@ class SignalSender:
             signal, kwargs = item
             # Receivers may use the ORM: treat each send like a request for connections.
             close_old_connections()
-            for receiver, result in signal.send_robust(sender=Scheduler, **kwargs):
-                if isinstance(result, BaseException):
-                    logger.error(
-                        "Receiver %r of %s failed for task %r.",
-                        receiver,
-                        "task_started" if signal is task_started else "task_finished",
-                        kwargs["name"],
-                        exc_info=result,
-                    )
+            send_robustly(signal, Scheduler, **kwargs)
         connections.close_all()  # this thread's own connections, opened by receivers
