@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 from django.db import connections
 
+from autosched.enqueue import BackendFailed, EnqueueError, RunToEnqueue, enqueue_many
 from autosched.scheduler import AlreadyReported, GateClosed
 from autosched.scheduler.errors import describe
-from autosched.worker import BackendFailed, EnqueueError, RunToEnqueue, enqueue_many
 
 __all__ = ["ENQUEUE_THREADS", "MAX_BATCH", "EnqueueBatcher"]
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from django.db import close_old_connections
 
+from autosched.enqueue import RunToEnqueue
 from autosched.registry import SLOT_PARAMETER, RegisteredFunction
 from autosched.runner.bulk import EnqueueBatcher
 from autosched.scheduler import current_slot, returns_coroutine
-from autosched.worker import RunToEnqueue
 
 __all__ = ["enqueuer", "in_process", "is_enqueuer", "shared_batcher", "with_fresh_connections"]
 

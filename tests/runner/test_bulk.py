@@ -9,10 +9,10 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
+from autosched.enqueue import BackendFailed, EnqueueError, RunToEnqueue
 from autosched.runner.bulk import EnqueueBatcher
 from autosched.runner.calls import enqueuer
 from autosched.scheduler import AlreadyReported, GateClosed, Scheduler
-from autosched.worker import BackendFailed, EnqueueError, RunToEnqueue
 from tests.runner.helpers import FakeClock
 from tests.scheduler.helpers import running
 

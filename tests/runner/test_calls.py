@@ -8,9 +8,9 @@ from unittest import mock
 
 import pytest
 
+from autosched.enqueue import EnqueueError
 from autosched.runner.calls import enqueuer, with_fresh_connections
 from autosched.scheduler import Scheduler
-from autosched.worker import EnqueueError
 from tests.scheduler.helpers import running
 from tests.tasks_backend import IMMEDIATE, needs_tasks
 from tests.testapp import tasks

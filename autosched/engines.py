@@ -1,0 +1,239 @@
+"""Batch writers for the Tasks backends autosched knows: a whole batch the way one run goes.
+
+A backend's ``enqueue`` writes one run at a time: django-tasks-db one INSERT and a TaskResult
+built by importing the task again (about 1 ms of CPU per run), django-tasks-rq a Redis
+round trip for the server's version and a transaction for each job (about 1.5 ms). For the
+runs due together, ``batch_writer`` returns a writer that stores the very rows or jobs that
+``enqueue`` stores, in one INSERT or one Redis pipeline. A backend of another kind, or a
+subclass that changes how it enqueues, keeps its own ``enqueue``.
+
+``task_enqueued`` is sent, with each run's TaskResult, only when a receiver other than the
+framework's own debug log listens; that log line is written here instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from autosched.worker import tasks_module
+
+if TYPE_CHECKING:
+    from autosched.enqueue import Batch
+
+__all__ = ["batch_writer", "insert_rows", "push_jobs"]
+
+Writer = Callable[["Batch", "str | None"], None]
+
+
+def batch_writer(engine: Any) -> Writer | None:
+    """Return the batch writer for the backend ``engine``, or None to enqueue run by run."""
+    kind = type(engine)
+    for module, name, overridable, writer in _WRITERS:
+        try:
+            known = getattr(importlib.import_module(module), name)
+        except ImportError:
+            continue
+        if issubclass(kind, known) and all(
+            getattr(kind, method) is getattr(known, method) for method in overridable
+        ):
+            return writer
+    return None
+
+
+def insert_rows(batch: Batch, database: str | None) -> None:
+    """Enqueue to django-tasks-db's DatabaseBackend with one INSERT for the whole batch.
+
+    The rows are made as its ``_task_to_db_task`` makes them, with ``run_after`` set as its
+    ``pre_save`` receiver would (``bulk_create`` sends no ``pre_save``), and the task is
+    validated once per queue and priority rather than once per run. A backend whose
+    ``id_function`` gives database expressions (Django 6) leaves the batch to the per-run
+    way: the ids are then known only after each INSERT. Call it inside the transaction.
+    """
+    from django.db.models import Expression
+    from django_tasks_db.compat import normalize_json
+    from django_tasks_db.models import DBTaskResult, get_date_max
+    from django_tasks_db.utils import normalize_uuid
+
+    engine = tasks_module().task_backends[batch.backend]
+    if isinstance(engine._get_id(), Expression):
+        return
+    rows: list[tuple[int, Any]] = []
+    for number, task in _validated(engine, batch):
+        try:
+            row: Any = DBTaskResult(
+                id=engine._get_id(),
+                args_kwargs=normalize_json({"args": batch.runs[number].args, "kwargs": {}}),
+                priority=task.priority,
+                task_path=task.module_path,
+                queue_name=task.queue_name,
+                run_after=task.run_after if task.run_after is not None else get_date_max(),
+                backend_name=engine.alias,
+            )
+        except Exception as exc:
+            batch.failed(number, exc)
+        else:
+            rows.append((number, row))
+    if not rows:
+        return
+    # A database error escapes: it rolls back every run of the batch.
+    DBTaskResult.objects.using(database).bulk_create([row for _, row in rows])
+    signals = importlib.import_module(f"{tasks_module().__name__}.signals")
+    announced = [
+        (
+            number,
+            normalize_uuid(row.id),
+            row.task_path,
+            functools.partial(getattr, row, "task_result"),
+        )
+        for number, row in rows
+    ]
+    _announce(signals, type(engine), batch, announced)
+
+
+def push_jobs(batch: Batch, database: str | None) -> None:
+    """Enqueue to django-tasks-rq's RQBackend with one Redis pipeline per queue.
+
+    Each job is made by RQ's ``create_job`` with the arguments its ``enqueue`` gives and
+    enqueued by RQ's ``enqueue_job`` on the pipeline, so it is the job that ``enqueue``
+    stores, on the same queue; the pipeline is one MULTI/EXEC: a Redis failure fails every
+    run of that queue, and none was enqueued. Deferred tasks (``run_after``) keep the per-run
+    way, which schedules them.
+    """
+    import django_rq
+    import django_tasks.signals
+    import redis
+    from django_tasks.base import TASK_MAX_PRIORITY
+    from django_tasks.utils import get_random_id
+    from django_tasks_rq.backend import Job, failed_callback, success_callback
+    from rq import Callback
+    from rq.job import JobStatus
+
+    engine = tasks_module().task_backends[batch.backend]
+    queues: dict[str, list[tuple[int, Any]]] = defaultdict(list)
+    for number, task in _validated(engine, batch):
+        if task.run_after is None:
+            queues[task.queue_name].append((number, task))
+        else:
+            batch.pending.append((number, task))
+    for queue_name, runs in queues.items():
+        jobs: list[tuple[int, Any]] = []
+        try:
+            queue = django_rq.get_queue(queue_name, job_class=Job)
+            with queue.connection.pipeline() as pipeline:
+                for number, task in runs:
+                    job = queue.create_job(
+                        task.module_path,
+                        args=batch.runs[number].args,
+                        kwargs={},
+                        job_id=get_random_id(),
+                        status=JobStatus.QUEUED,
+                        on_failure=Callback(failed_callback),
+                        on_success=Callback(success_callback),
+                        meta={"backend_name": engine.alias},
+                    )
+                    at_front = task.priority == TASK_MAX_PRIORITY
+                    queue.enqueue_job(job, pipeline=pipeline, at_front=at_front)
+                    jobs.append((number, job))
+                pipeline.execute()
+        except redis.RedisError as exc:
+            for number, _ in runs:
+                batch.failed(number, exc)
+            continue
+        except Exception:
+            # Not Redis but a run (say, arguments it cannot pickle), and the pipeline is
+            # dropped unsent: the runs of this queue go one by one, so that it fails alone.
+            logging.getLogger("autosched").debug("Enqueueing one by one.", exc_info=True)
+            batch.pending.extend(runs)
+            continue
+        announced = []
+        for (number, job), (_, task) in zip(jobs, runs, strict=True):
+            result = functools.partial(_rq_result, job, task, batch.backend)
+            announced.append((number, job.id, job.func_name, result))
+        _announce(django_tasks.signals, type(engine), batch, announced)
+
+
+def _validated(engine: Any, batch: Batch) -> list[tuple[int, Any]]:
+    """Take the batch's pending runs; refuse those ``engine.validate_task`` refuses.
+
+    Each task is validated once: most runs of a batch share one.
+    """
+    pending, batch.pending = batch.pending, []
+    refusals: dict[int, Exception | None] = {}
+    valid = []
+    for number, task in pending:
+        if id(task) not in refusals:
+            try:
+                engine.validate_task(task)
+            except Exception as exc:
+                refusals[id(task)] = exc
+            else:
+                refusals[id(task)] = None
+        if (refusal := refusals[id(task)]) is not None:
+            batch.refused(number, refusal)
+        else:
+            valid.append((number, task))
+    return valid
+
+
+def _rq_result(job: Any, task: Any, backend: str) -> Any:
+    """The TaskResult that RQBackend.enqueue returns for ``job``."""
+    from django_tasks.base import TaskResult, TaskResultStatus
+
+    return TaskResult(
+        task=task,
+        id=job.id,
+        status=TaskResultStatus.READY,
+        enqueued_at=job.enqueued_at,
+        started_at=None,
+        last_attempted_at=None,
+        finished_at=None,
+        args=list(job.args),
+        kwargs={},
+        backend=backend,
+        errors=[],
+        worker_ids=[],
+    )
+
+
+def _announce(
+    signals: ModuleType,
+    sender: type,
+    batch: Batch,
+    enqueued: Sequence[tuple[int, str, str, Callable[[], Any]]],
+) -> None:
+    """Report each (run, id, task path, its TaskResult) enqueued; send ``task_enqueued``."""
+    signal = signals.task_enqueued
+    own_log = getattr(signals, "log_task_enqueued", None)
+    notify = signal.has_listeners(sender) and any(
+        receiver is not own_log for receiver in _receivers(signal, sender)
+    )
+    log = signals.logger.isEnabledFor(logging.DEBUG) and not notify
+    for number, result_id, path, task_result in enqueued:
+        if notify:
+            try:
+                signal.send(sender, task_result=task_result())
+            except Exception as exc:  # as the backend's enqueue would have raised
+                batch.failed(number, exc)
+                continue
+        elif log:
+            signals.logger.debug(
+                "Task id=%s path=%s enqueued backend=%s", result_id, path, batch.backend
+            )
+        batch.enqueued(number, result_id)
+
+
+def _receivers(signal: Any, sender: type) -> list[Any]:
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    return [*sync_receivers, *async_receivers]
+
+
+_WRITERS: list[tuple[str, str, tuple[str, ...], Writer]] = [
+    ("django_tasks_db.backend", "DatabaseBackend", ("enqueue", "_task_to_db_task"), insert_rows),
+    ("django_tasks_rq.backend", "RQBackend", ("enqueue",), push_jobs),
+]
