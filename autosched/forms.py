@@ -21,7 +21,12 @@ from autosched.durations import (
 from autosched.models import PeriodicTask
 from autosched.registry import registry
 from autosched.scheduler import MAX_INTERVAL_SECONDS
-from autosched.worker import DEFAULT_BACKEND, backend_aliases, backend_queues
+from autosched.worker import (
+    DEFAULT_BACKEND,
+    backend_aliases,
+    backend_queues,
+    backend_takes_priority,
+)
 
 TARGET_FIELDS = ("run_on", "tasks_backend", "queue_name", "priority")
 
@@ -210,12 +215,19 @@ class PeriodicTaskForm(_ModelForm):
                 self.fields[name].required = False
 
     def clean(self) -> dict[str, Any] | None:
-        """Refuse a queue the chosen Tasks backend does not serve, naming those it does."""
+        """Refuse a queue or a priority the chosen Tasks backend does not take."""
         cleaned = super().clean() or self.cleaned_data
-        if cleaned.get("run_on") != "worker" or "queue_name" in self.errors:
+        if cleaned.get("run_on") != "worker":
             return cleaned
         backend = cleaned.get("tasks_backend") or self.instance.tasks_backend or DEFAULT_BACKEND
-        queue = cleaned.get("queue_name") or self.instance.queue_name
+        if "queue_name" not in self.errors:
+            self._check_queue(backend, cleaned.get("queue_name") or self.instance.queue_name)
+        if "priority" not in self.errors:
+            priority = cleaned.get("priority")
+            self._check_priority(backend, self.instance.priority if priority is None else priority)
+        return cleaned
+
+    def _check_queue(self, backend: str, queue: str) -> None:
         queues = backend_queues(backend)
         if queue and queues and queue not in queues:
             self.add_error(
@@ -233,4 +245,17 @@ class PeriodicTaskForm(_ModelForm):
                     },
                 ),
             )
-        return cleaned
+
+    def _check_priority(self, backend: str, priority: int) -> None:
+        if priority and backend_takes_priority(backend) is False:
+            self.add_error(
+                "priority",
+                forms.ValidationError(
+                    _(
+                        "The Tasks backend %(backend)s does not take priorities: it would "
+                        "refuse every run. Leave the priority at 0."
+                    ),
+                    code="priority_unsupported",
+                    params={"backend": repr(backend)},
+                ),
+            )

@@ -11,7 +11,7 @@ from django.utils import translation
 
 from autosched.forms import PeriodicTaskForm
 from autosched.models import PeriodicTask
-from tests.tasks_backend import IMMEDIATE, needs_tasks
+from tests.tasks_backend import IMMEDIATE, TASKS_MODULE, needs_tasks
 
 pytestmark = pytest.mark.django_db
 
@@ -262,7 +262,7 @@ def test_the_labels_are_capitalised() -> None:
     assert labels == [label[:1].upper() + label[1:] for label in labels]
 
 
-def worker_form(queue: str, backend: str = "default") -> PeriodicTaskForm:
+def worker_form(queue: str, backend: str = "default", priority: int = 0) -> PeriodicTaskForm:
     return PeriodicTaskForm(
         {
             "name": "w",
@@ -273,7 +273,7 @@ def worker_form(queue: str, backend: str = "default") -> PeriodicTaskForm:
             "run_on": "worker",
             "tasks_backend": backend,
             "queue_name": queue,
-            "priority": "0",
+            "priority": str(priority),
         }
     )
 
@@ -317,3 +317,30 @@ def test_the_queue_message_is_translated(settings: Any) -> None:
     with translation.override("es"):
         message = worker_form("slow").errors["queue_name"][0]
     assert message.startswith("El backend de Tasks 'default' no atiende la cola 'slow'")
+
+
+if TASKS_MODULE:
+    from importlib import import_module
+
+    _Immediate = import_module(f"{TASKS_MODULE}.backends.immediate").ImmediateBackend
+else:  # Django 5.2 without the backport: the tests that use it are skipped
+    _Immediate = object
+
+
+class NoPriorities(_Immediate):  # type: ignore[misc,valid-type]
+    """A backend that, like RQ's, takes no priority but 0."""
+
+    supports_priority = False
+
+
+@needs_tasks
+def test_the_form_refuses_a_priority_the_backend_does_not_take(settings: Any) -> None:
+    settings.TASKS = {"default": {"BACKEND": "tests.test_forms.NoPriorities"}}
+    form = worker_form("default", priority=5)
+    assert form.errors["priority"] == [
+        "The Tasks backend 'default' does not take priorities: it would refuse every run. "
+        "Leave the priority at 0."
+    ]
+    assert worker_form("default", priority=0).is_valid()
+    settings.TASKS = IMMEDIATE
+    assert worker_form("default", priority=5).is_valid()

@@ -243,3 +243,19 @@ def test_serve_reports_a_database_error_at_start() -> None:
         pytest.raises(CommandError, match="Cannot load periodic tasks from database 'default'"),
     ):
         run_command()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_serve_warns_at_start_of_worker_rows_that_would_run_inline(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.TASKS = {}  # none: Django's ImmediateBackend, inline
+    PeriodicTask.objects.all().delete()
+    PeriodicTask.objects.create(name="far", function=SYNC, interval_seconds=9, run_on="worker")
+    with mock.patch(
+        "autosched.management.commands.runscheduler.SchedulerRunner", SelfStoppingRunner
+    ):
+        run_command("--sync-interval", "0.05")
+    (warning,) = [r.getMessage() for r in caplog.records if "(autosched.W003)" in r.getMessage()]
+    assert warning.startswith("Worker rows (far) enqueue to Django Tasks, but there is no TASKS")
+    assert "Set TASKS['default'] to a backend that workers read" in warning

@@ -17,6 +17,7 @@ from django.db import DEFAULT_DB_ALIAS, Error, connections
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from autosched.checks import check_worker_backends
 from autosched.conf import conf, valid_sync_interval
 from autosched.humanize import schedule_words
 from autosched.management.table import stdout_may_close, write_table, yes_no
@@ -195,6 +196,11 @@ class Command(BaseCommand):
         )
 
     def _serve(self, sync_interval: float, using: str) -> None:
+        # The database checks run only when asked (check --database): say it here, at start.
+        for warning in check_worker_backends(databases=[using]):
+            logging.getLogger("autosched").warning(
+                "%s %s (%s)", warning.msg, warning.hint, warning.id
+            )
         runner = SchedulerRunner(sync_interval=sync_interval, using=using)
 
         async def main() -> None:
