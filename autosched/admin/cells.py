@@ -185,9 +185,22 @@ def _last_run(status: dict[str, Any], state: str, now: datetime) -> SafeString:
     if cells["enqueue"]:
         failed = " autosched-failing" if status.get("enqueue_outcome") == "error" else ""
         parts.append(
-            format_html('<div class="autosched-small{}">{}</div>', failed, cells["enqueue"])
+            format_html('<div class="autosched-small{}">{}</div>', failed, _enqueue(status, now))
         )
     return mark_safe("".join(parts))
+
+
+def _enqueue(status: dict[str, Any], now: datetime) -> SafeString:
+    """The scheduler's part of a worker row, as ``task_cells`` says it, its time counting up."""
+    enqueued = _parse(status.get("last_enqueued"))
+    when = _html(gettext("%(span)s ago"), span=_time(enqueued, "ago", now)) if enqueued else ""
+    if status.get("enqueue_outcome") == "error":
+        return _html(
+            gettext("enqueue failed %(when)s: %(error)s"),
+            when=when,
+            error=status.get("enqueue_error") or "",
+        )
+    return _html(gettext("enqueued %(when)s"), when=when)
 
 
 def _when_and_outcome(

@@ -76,6 +76,8 @@ def test_a_failed_enqueue_is_marked(task: PeriodicTask) -> None:
     cells = render_cells(task, status, live=True, now=NOW)
     assert cells.state == "failing"
     assert '<div class="autosched-small autosched-failing">enqueue failed' in cells.last_run
+    assert text(cells.last_run).endswith("enqueue failed 1 s ago: ConnectionError: down")
+    assert 'data-autosched-relative="ago"' in cells.last_run.split("enqueue failed")[1]
 
 
 def test_a_running_task_says_since_when_and_its_previous_outcome(task: PeriodicTask) -> None:
