@@ -291,6 +291,11 @@ def child_reload(rows: int) -> Result:
             while "apply_end" not in marks:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         await asyncio.sleep(0.2)
+        # The status of every task, written as the publisher's thread writes it.
+        marks["publish_start"] = time.perf_counter()
+        await asyncio.to_thread(runner.publisher.publish_tasks)
+        marks["publish_end"] = time.perf_counter()
+        await asyncio.sleep(0.1)
         runner.request_stop()
         await running
         probing.cancel()
@@ -311,6 +316,8 @@ def child_reload(rows: int) -> Result:
         "reload_stall_ms": longest("apply_start", "apply_end"),
         "reload_apply_s": marks["apply_end"] - marks["apply_start"],
         "start_stall_ms": longest("start", "started"),
+        "publish_stall_ms": longest("publish_start", "publish_end"),
+        "publish_s": marks["publish_end"] - marks["publish_start"],
         "in_one_go_ms": in_one_go * 1000,
         "full_gcs": len(collections),
         "longest_gc_ms": max(collections, default=0) * 1000,
@@ -475,6 +482,10 @@ def table(ours: dict[str, Result], beat: dict[str, Result], args: argparse.Names
             rows.append((
                 "  the same reload in one call to apply(), unsliced (ms)",
                 fmt(a["in_one_go_ms"], 0), "", "",
+            ))  # fmt: skip
+            rows.append((
+                "  longest stall while the tasks' status is published (ms)",
+                fmt(a["publish_stall_ms"], 0), "", "",
             ))  # fmt: skip
             rows.append((
                 "  longest stall while the runner starts (ms)", fmt(a["start_stall_ms"], 0),

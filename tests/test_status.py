@@ -14,12 +14,16 @@ from autosched.reports import Reporter
 from autosched.runner.publisher import StatusPublisher
 from autosched.scheduler import Scheduler
 from autosched.status import (
+    PACKED_SLICE,
+    TASKS_KEY,
     banner,
     cache_is_local,
     outcome_words,
+    pack_tasks,
     read_status,
     task_cells,
     task_state,
+    unpack_tasks,
 )
 
 
@@ -254,3 +258,25 @@ def test_an_unreadable_report_leaves_the_run_unknown_not_the_enqueue(
     remote = read_status()["tasks"]["remote"]
     assert (remote["run_on"], remote["last_outcome"], remote["run_count"]) == ("worker", None, 0)
     assert "Cannot read the worker reports from cache 'default': down" in caplog.text
+
+
+def test_many_tasks_are_written_in_pickled_slices_and_read_back_whole() -> None:
+    scheduler = Scheduler()
+    names = [f"task-{number:05d}" for number in range(2 * PACKED_SLICE + 1)]
+    for name in names:
+        scheduler.add_task(name, job, 3600)
+    StatusPublisher(scheduler).publish()
+    written = cache.get(TASKS_KEY)
+    assert written["tasks"] == {}
+    assert [type(packed) for packed in written["packed_tasks"]] == [bytes] * 3
+    status = read_status()
+    assert "packed_tasks" not in status["tasks"]
+    assert sorted(status["tasks"]) == names
+    assert status["tasks"]["task-00000"]["interval_seconds"] == 3600
+
+
+def test_unpack_reads_a_plain_tasks_dict_too() -> None:
+    tasks = {"a": {"enabled": True}, "b": {"enabled": False}}
+    assert unpack_tasks(pack_tasks(tasks)) == tasks
+    assert unpack_tasks({"tasks": tasks}) == tasks  # as an earlier version wrote it
+    assert unpack_tasks(pack_tasks({})) == {}

@@ -24,7 +24,7 @@ from autosched.conf import conf, valid_status_ttl
 from autosched.runner.identity import Identity
 from autosched.runner.recent_runs import RecentRuns, trim
 from autosched.scheduler import RunEvent, Scheduler
-from autosched.status import LAST_KNOWN_TTL, STANDBY_KEY, STATUS_KEY, TASKS_KEY
+from autosched.status import LAST_KNOWN_TTL, STANDBY_KEY, STATUS_KEY, TASKS_KEY, pack_tasks
 
 __all__ = ["StatusPublisher", "as_enqueue"]
 
@@ -264,7 +264,7 @@ class StatusPublisher:
             "identity": str(self.identity),
             "host": self.identity.host,
             "pid": self.identity.pid,
-            "tasks": statuses,
+            **pack_tasks(statuses),
         }
         runs = self.recent.to_write(statuses)
 
