@@ -5,7 +5,18 @@ tests); the app's modules never import it.
 
 from __future__ import annotations
 
-from autosched.runner.process import FORCED_EXIT_STATUS, stop_on_signals, threads_blocking_exit
+from autosched.runner.process import (
+    FORCED_EXIT_STATUS,
+    favour_the_loop,
+    stop_on_signals,
+    threads_blocking_exit,
+)
 from autosched.runner.runner import SchedulerRunner
 
-__all__ = ["FORCED_EXIT_STATUS", "SchedulerRunner", "stop_on_signals", "threads_blocking_exit"]
+__all__ = [
+    "FORCED_EXIT_STATUS",
+    "SchedulerRunner",
+    "favour_the_loop",
+    "stop_on_signals",
+    "threads_blocking_exit",
+]

@@ -25,21 +25,31 @@ class _CollectorPause:
         self._lock = threading.Lock()
         self._depth = 0
         self._resume = False
+        self._freeze = False
 
     @contextlib.contextmanager
-    def __call__(self) -> Iterator[None]:
+    def __call__(self, *, freeze: bool = True) -> Iterator[None]:
+        """Pause the collector meanwhile; with ``freeze``, freeze what is alive at the end.
+
+        Without it, what was made meanwhile must be gone by the end (freed by reference
+        counting), as the status publisher's snapshot is: frozen, the cyclic garbage of that
+        moment would be kept for good, and the publisher pauses every second or so.
+        """
         with self._lock:
             if self._depth == 0:
                 self._resume = gc.isenabled()
+                self._freeze = False
                 gc.disable()
             self._depth += 1
+            self._freeze = self._freeze or freeze
         try:
             yield
         finally:
             with self._lock:
                 self._depth -= 1
                 if self._depth == 0:
-                    gc.freeze()
+                    if self._freeze:
+                        gc.freeze()
                     if self._resume:
                         gc.enable()
 

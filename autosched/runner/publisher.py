@@ -21,6 +21,7 @@ from django.db import connections
 
 import autosched
 from autosched.conf import conf, valid_status_ttl
+from autosched.runner.collector import collector_paused
 from autosched.runner.identity import Identity
 from autosched.runner.recent_runs import RecentRuns, trim
 from autosched.scheduler import RunEvent, Scheduler
@@ -258,15 +259,20 @@ class StatusPublisher:
         """Write the tasks' status and the runs that changed (the active scheduler only)."""
         began = time.perf_counter()
         published_at = _now().isoformat()
-        statuses = self.tasks_status()
-        tasks = {
-            "published_at": published_at,
-            "identity": str(self.identity),
-            "host": self.identity.host,
-            "pid": self.identity.pid,
-            **pack_tasks(statuses),
-        }
-        runs = self.recent.to_write(statuses)
+        with collector_paused(freeze=False):
+            # A dict per task: at 100,000 tasks, enough new objects for a full collection,
+            # which would scan them with the GIL held (up to 0.1 s in which the loop waits).
+            # They are gone again before the collector resumes: only bytes are kept.
+            statuses = self.tasks_status()
+            tasks = {
+                "published_at": published_at,
+                "identity": str(self.identity),
+                "host": self.identity.host,
+                "pid": self.identity.pid,
+                **pack_tasks(statuses),
+            }
+            runs = self.recent.to_write(statuses)
+            del statuses
 
         def write(cache: Any) -> None:
             cache.set(TASKS_KEY, tasks, timeout=LAST_KNOWN_TTL)

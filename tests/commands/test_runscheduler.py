@@ -259,3 +259,19 @@ def test_serve_warns_at_start_of_worker_rows_that_would_run_inline(
     (warning,) = [r.getMessage() for r in caplog.records if "(autosched.W003)" in r.getMessage()]
     assert warning.startswith("Worker rows (far) enqueue to Django Tasks, but there is no TASKS")
     assert "Set TASKS['default'] to a backend that workers read" in warning
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("owns_process", [False, True])
+def test_serve_favours_the_loop_only_in_a_process_of_its_own(owns_process: bool) -> None:
+    from autosched.management.commands.runscheduler import Command
+
+    with (
+        mock.patch(
+            "autosched.management.commands.runscheduler.SchedulerRunner", SelfStoppingRunner
+        ),
+        mock.patch("autosched.management.commands.runscheduler.favour_the_loop") as favour,
+        mock.patch.object(Command, "owns_process", owns_process),
+    ):
+        run_command("--sync-interval", "0.05")
+    assert favour.called is owns_process

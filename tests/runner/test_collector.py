@@ -17,3 +17,21 @@ def test_a_bulk_load_pauses_the_collector_and_freezes_what_it_made() -> None:
     assert gc.isenabled()
     assert gc.get_freeze_count() >= frozen + len(made)
     gc.unfreeze()  # leave the test process as it was
+
+
+def test_a_pause_without_freeze_freezes_nothing() -> None:
+    frozen = gc.get_freeze_count()
+    with collector_paused(freeze=False):
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
+
+
+def test_overlapping_pauses_freeze_if_one_of_them_asked() -> None:
+    frozen = gc.get_freeze_count()
+    with collector_paused(freeze=False):
+        with collector_paused():
+            made = [[n] for n in range(1000)]
+        assert gc.get_freeze_count() == frozen  # not before the last one ends
+    assert gc.get_freeze_count() >= frozen + len(made)
+    gc.unfreeze()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import NoReturn
@@ -13,6 +14,7 @@ import pytest
 from autosched.runner import (
     FORCED_EXIT_STATUS,
     SchedulerRunner,
+    favour_the_loop,
     stop_on_signals,
     threads_blocking_exit,
 )
@@ -98,3 +100,16 @@ def test_threads_blocking_exit_reports_only_run_threads_still_busy() -> None:
         busy_pool.shutdown()
     assert busy.result() in blocking
     assert idle not in blocking
+
+
+def test_favour_the_loop_shortens_the_switch_interval_only() -> None:
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)
+        favour_the_loop()
+        assert sys.getswitchinterval() == pytest.approx(0.001)
+        sys.setswitchinterval(0.0005)  # shorter already: left alone
+        favour_the_loop()
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        sys.setswitchinterval(before)

@@ -23,7 +23,12 @@ from autosched.humanize import schedule_words
 from autosched.management.table import stdout_may_close, write_table, yes_no
 from autosched.models import PeriodicTask
 from autosched.registry import registry
-from autosched.runner import SchedulerRunner, stop_on_signals, threads_blocking_exit
+from autosched.runner import (
+    SchedulerRunner,
+    favour_the_loop,
+    stop_on_signals,
+    threads_blocking_exit,
+)
 from autosched.runner.calls import in_process
 from autosched.schedule import effective_offset
 from autosched.scheduler import Scheduler
@@ -201,6 +206,8 @@ class Command(BaseCommand):
             logging.getLogger("autosched").warning(
                 "%s %s (%s)", warning.msg, warning.hint, warning.id
             )
+        if self.owns_process:
+            favour_the_loop()
         runner = SchedulerRunner(sync_interval=sync_interval, using=using)
 
         async def main() -> None:
