@@ -272,6 +272,11 @@ def test_serve_favours_the_loop_only_in_a_process_of_its_own(owns_process: bool)
         ),
         mock.patch("autosched.management.commands.runscheduler.favour_the_loop") as favour,
         mock.patch.object(Command, "owns_process", owns_process),
+        # Owning the process, it would exit past threads still busy: other tests' threads.
+        mock.patch(
+            "autosched.management.commands.runscheduler.threads_blocking_exit", return_value=[]
+        ),
+        mock.patch("os._exit", side_effect=AssertionError("the test process must not exit")),
     ):
         run_command("--sync-interval", "0.05")
     assert favour.called is owns_process
