@@ -156,9 +156,17 @@ class StatusPublisher:
         thread.join(self.ttl)  # bounded: a hung cache call must not hold up the exit
 
     def _on_run(self, event: RunEvent) -> None:
-        # Runs on the loop thread: note the run, flag the change; waking the thread once is
-        # enough.
+        # Runs on the loop thread: note the run, flag the change.
         self.recent.heard(event)
+        self.changed()
+
+    def changed(self) -> None:
+        """Say the tasks changed (a run, or rows the sync applied): publish them soon.
+
+        Soon is ``min_gap`` after the last snapshot and ``settle`` after the change, rather
+        than the ``every`` of an unchanged status: an edit saved in the admin shows there
+        within a second. Waking the thread once is enough.
+        """
         if not self._dirty:
             self._dirty_at = self._clock()
             self._dirty = True

@@ -227,6 +227,8 @@ class SchedulerRunner:
             changes = await self.sync_once()
             if changes is not None:
                 await self.sync.apply_in_slices(self.scheduler, changes)
+                if changes:
+                    self.publisher.changed()  # the admin waits to see the edit applied
                 await self._serve_run_now()
             now = loop.time()
             if self.failures:

@@ -472,3 +472,36 @@ def test_the_spanish_list_has_no_english_autosched_text(
         page.context.close()
     with capsys.disabled():
         print(f"\nScreenshot in Spanish: {path}")
+
+
+def test_a_worker_rows_enqueue_time_counts_up_between_polls(page: Any, project: Project) -> None:
+    """A row enqueued to the project's django-tasks-db (no worker runs it): "enqueued … ago"."""
+    from playwright.sync_api import expect
+
+    name = f"{TASKS}enqueued"
+    create = (
+        "from autosched.models import PeriodicTask; PeriodicTask.objects.create("
+        f"name={name!r}, function='example_project.demo.tasks.record_heartbeat', "
+        "interval_seconds=3600, offset_seconds=None, run_on='worker')"
+    )
+    project.manage("shell", "-c", create)
+    try:
+        page.goto(f"{project.url}{CHANGELIST}")
+        page.locator("#result_list").get_by_role("link", name=name, exact=True).click()
+        last_run = page.locator('.autosched-status [data-autosched-field="last_run"]')
+        expect(last_run).to_have_text("never", timeout=5_000)  # loaded by the scheduler
+        page.click("#autosched-run-now")  # enqueued at once rather than at its hourly slot
+        expect(last_run).to_contain_text("enqueued", timeout=5_000)
+        page.goto(f"{project.url}{CHANGELIST}")
+        when = cell(page, "enqueued", "last_run").locator(".autosched-small time")
+        when.wait_for()
+        page.route("**/status/**", lambda route: None)  # polls hang: only the count moves
+        try:
+            first = when.inner_text()
+            wait_until(lambda: when.inner_text() != first, "the enqueue time to count", timeout=3)
+        finally:
+            page.unroute("**/status/**")
+        shoot(page, "changelist-worker-row")
+    finally:
+        delete = f"PeriodicTask.objects.filter(name={name!r}).delete()"
+        project.manage("shell", "-c", f"from autosched.models import PeriodicTask; {delete}")

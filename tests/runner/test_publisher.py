@@ -246,6 +246,19 @@ async def test_runs_trigger_a_snapshot_soon(scheduler: Scheduler) -> None:
         publisher.stop()
 
 
+def test_a_change_triggers_a_snapshot_soon(scheduler: Scheduler) -> None:
+    publisher = StatusPublisher(scheduler, every=3600, min_gap=0.01)
+    publisher.start()
+    try:
+        wait_until(lambda: publisher.published == 1, "the first snapshot")
+        scheduler.update_task_interval("alpha", 120)
+        publisher.changed()
+        wait_until(lambda: publisher.published == 2, "the change's snapshot", timeout=1)
+        assert read_status()["tasks"]["alpha"]["interval_seconds"] == 120
+    finally:
+        publisher.stop()
+
+
 def test_the_publisher_never_reads_the_cache(
     scheduler: Scheduler, monkeypatch: pytest.MonkeyPatch
 ) -> None:

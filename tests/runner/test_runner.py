@@ -91,6 +91,20 @@ async def test_change_made_while_running_is_applied(running: SchedulerRunner) ->
     )
 
 
+async def test_a_change_applied_is_published_soon_not_at_the_next_beat(
+    running: SchedulerRunner,
+) -> None:
+    with mock.patch.object(running.publisher, "changed") as changed:
+        await sync_to_async(PeriodicTask.objects.create)(
+            name="seen", function=SYNC, interval_seconds=30
+        )
+        await wait_until_async(lambda: "seen" in running.scheduler.tasks, "the row applied")
+        assert changed.called
+        changed.reset_mock()
+        await asyncio.sleep(0.2)  # a few syncs that find nothing
+        assert not changed.called
+
+
 async def test_stop_requested_before_run_returns_at_once() -> None:
     runner = SchedulerRunner(sync_interval=1)
     runner.request_stop()
