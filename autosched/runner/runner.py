@@ -226,8 +226,9 @@ class SchedulerRunner:
                 continue  # woken early: the lease changed hands, or the scheduler stopped
             changes = await self.sync_once()
             if changes is not None:
+                applied = self.sync.changes_applied
                 await self.sync.apply_in_slices(self.scheduler, changes)
-                if changes:
+                if self.sync.changes_applied != applied:
                     self.publisher.changed()  # the admin waits to see the edit applied
                 await self._serve_run_now()
             now = loop.time()

@@ -115,6 +115,9 @@ class TaskSync:
         self.batcher = batcher if batcher is not None else EnqueueBatcher()
         #: Highest change revision read so far; None until the first full load.
         self.revision: int | None = None
+        #: Rows applied so far that changed the scheduler's tasks (a row read again as it
+        #: was changes nothing and is not counted).
+        self.changes_applied = 0
         self._clock = clock
         self._next_prune = clock()
         self._applied: dict[int, Row] = {}  # rows the scheduler holds a task for
@@ -255,6 +258,7 @@ class TaskSync:
         if old is None or (new is not None and new.name == old.name):
             return  # changed in place by _put_in, keeping its run state
         del self._applied[task_id]
+        self.changes_applied += 1
         if old.name in scheduler.tasks:
             scheduler.remove_task(old.name)
             logger.log(level, "Removed task %r", old.name)
@@ -265,6 +269,7 @@ class TaskSync:
         # one is tried again: the name it clashed with may be free now.
         if self._applied.get(row.id) == row and row.name in scheduler.tasks:
             return
+        self.changes_applied += 1
         registered = registry.get(row.function)
         if registered is None:
             self._skip(scheduler, row, "its function %r is not registered", row.function)

@@ -511,6 +511,19 @@ def test_a_full_reload_leaves_unchanged_rows_alone() -> None:
     assert scheduler.tasks["t2"].interval_seconds == 60
 
 
+def test_the_sync_counts_the_rows_that_changed_a_task() -> None:
+    rows = {n: Row(n, f"t{n}", SYNC, 3600, True, kwargs={}) for n in range(1, 4)}
+    sync, scheduler = TaskSync(), Scheduler()
+    sync.apply(scheduler, Changes(rows=rows, full=True))
+    assert sync.changes_applied == 3
+    sync.apply(scheduler, Changes(rows=rows))  # read again as they were: nothing changes
+    assert sync.changes_applied == 3
+    sync.apply(scheduler, Changes(rows={1: rows[1]._replace(enabled=False)}))
+    assert sync.changes_applied == 4
+    sync.apply(scheduler, Changes(deleted=frozenset({2})))
+    assert sync.changes_applied == 5
+
+
 def test_the_sync_names_the_tasks_that_run_on_a_worker(
     sync: TaskSync, scheduler: Scheduler
 ) -> None:
