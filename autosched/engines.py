@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["batch_writer", "insert_rows", "push_jobs"]
 
-Writer = Callable[["Batch", "str | None"], None]
+#: A batch writer: (the backend, the batch, the database it stores runs in, if any).
+Writer = Callable[[Any, "Batch", "str | None"], None]
 
 
 def batch_writer(engine: Any) -> Writer | None:
@@ -46,7 +47,7 @@ def batch_writer(engine: Any) -> Writer | None:
     return None
 
 
-def insert_rows(batch: Batch, database: str | None) -> None:
+def insert_rows(engine: Any, batch: Batch, database: str | None) -> None:
     """Enqueue to django-tasks-db's DatabaseBackend with one INSERT for the whole batch.
 
     The rows are made as its ``_task_to_db_task`` makes them, with ``run_after`` set as its
@@ -60,7 +61,6 @@ def insert_rows(batch: Batch, database: str | None) -> None:
     from django_tasks_db.models import DBTaskResult, get_date_max
     from django_tasks_db.utils import normalize_uuid
 
-    engine = tasks_module().task_backends[batch.backend]
     if isinstance(engine._get_id(), Expression):
         return
     rows: list[tuple[int, Any]] = []
@@ -96,7 +96,7 @@ def insert_rows(batch: Batch, database: str | None) -> None:
     _announce(signals, type(engine), batch, announced)
 
 
-def push_jobs(batch: Batch, database: str | None) -> None:
+def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
     """Enqueue to django-tasks-rq's RQBackend with one Redis pipeline per queue.
 
     Each job is made by RQ's ``create_job`` with the arguments its ``enqueue`` gives and
@@ -114,7 +114,6 @@ def push_jobs(batch: Batch, database: str | None) -> None:
     from rq import Callback
     from rq.job import JobStatus
 
-    engine = tasks_module().task_backends[batch.backend]
     queues: dict[str, list[tuple[int, Any]]] = defaultdict(list)
     for number, task in _validated(engine, batch):
         if task.run_after is None:

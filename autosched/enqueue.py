@@ -159,9 +159,10 @@ def _enqueue(batch: Batch, database: str | None) -> None:
     """Enqueue the batch's pending runs; a database error escapes (none was enqueued)."""
     atomic = transaction.atomic(using=database) if database else contextlib.nullcontext()
     with atomic:
-        write = batch_writer(tasks_module().task_backends[batch.backend])
+        engine = tasks_module().task_backends[batch.backend]
+        write = batch_writer(engine)
         if write is not None:
-            write(batch, database)
+            write(engine, batch, database)
         _enqueue_each(batch, database)
 
 
