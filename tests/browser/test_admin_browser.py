@@ -346,16 +346,21 @@ def test_a_failing_task_is_marked_failing_without_hovering(page: Any, project: P
     expect(page.locator("#result_list a.autosched-name")).to_have_text([f"{TASKS}flaky"])
 
 
+def assert_moves_between_polls(page: Any, when: Any, what: str) -> None:
+    """Wait for the ``<time>`` ``when`` to change while the status view does not answer."""
+    when.wait_for()
+    page.route("**/status/**", lambda route: None)  # polls hang: only the count moves
+    try:
+        first = when.inner_text()
+        wait_until(lambda: when.inner_text() != first, what, timeout=3)
+    finally:
+        page.unroute("**/status/**")
+
+
 def test_times_count_down_between_polls(page: Any, project: Project) -> None:
     page.goto(f"{project.url}{CHANGELIST}")
     when = cell(page, "record_heartbeat", "last_run").locator("time")
-    when.wait_for()
-    page.route("**/status/**", lambda route: None)  # polls hang: only the countdown moves
-    try:
-        first = when.inner_text()
-        wait_until(lambda: when.inner_text() != first, "the time to move on its own", timeout=3)
-    finally:
-        page.unroute("**/status/**")
+    assert_moves_between_polls(page, when, "the time to move on its own")
 
 
 def test_disabling_from_the_list_stops_the_runs(page: Any, project: Project) -> None:
@@ -494,13 +499,7 @@ def test_a_worker_rows_enqueue_time_counts_up_between_polls(page: Any, project: 
         expect(last_run).to_contain_text("enqueued", timeout=5_000)
         page.goto(f"{project.url}{CHANGELIST}")
         when = cell(page, "enqueued", "last_run").locator(".autosched-small time")
-        when.wait_for()
-        page.route("**/status/**", lambda route: None)  # polls hang: only the count moves
-        try:
-            first = when.inner_text()
-            wait_until(lambda: when.inner_text() != first, "the enqueue time to count", timeout=3)
-        finally:
-            page.unroute("**/status/**")
+        assert_moves_between_polls(page, when, "the enqueue time to count")
         shoot(page, "changelist-worker-row")
     finally:
         delete = f"PeriodicTask.objects.filter(name={name!r}).delete()"
