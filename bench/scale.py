@@ -255,7 +255,8 @@ def child_reload(rows: int) -> Result:
             if phase == "start":
                 collecting[:] = [time.perf_counter()]
             elif collecting:
-                collections.append((time.perf_counter(), time.perf_counter() - collecting[0]))
+                ended = time.perf_counter()
+                collections.append((ended, ended - collecting[0]))
 
     gc.callbacks.append(on_gc)
 
