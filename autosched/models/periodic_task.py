@@ -9,6 +9,8 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Mod
+from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 
 from autosched.humanize import humanize_interval, schedule_words
@@ -22,6 +24,7 @@ from autosched.worker import (
     MIN_PRIORITY,
     check_backend,
 )
+from autosched.zones import DAY, MAX_ZONE_LENGTH, ZoneError, check_zone
 
 __all__ = ["PeriodicTask", "PeriodicTaskQuerySet", "RunOn"]
 
@@ -47,6 +50,19 @@ KWARGS_MESSAGES = {
         "Keyword arguments for %(function)s: unknown argument %(name)s; it takes: %(known)s."
     ),
     "missing": _("Keyword arguments for %(function)s: missing required argument %(name)s."),
+}
+
+
+#: What the form and ``full_clean`` say when a time zone cannot be had, by ZoneError.code.
+ZONE_MESSAGES = {
+    "unknown": _(
+        "%(zone)s is not a time zone autosched knows: choose an IANA name from the list, "
+        "such as Europe/Madrid, or leave it empty for UTC."
+    ),
+    "sub_day": _(
+        "A time zone is only for an interval of whole days (1d, 7d, …), not %(interval)s "
+        "seconds: leave it empty, or make the interval whole days."
+    ),
 }
 
 
@@ -118,8 +134,20 @@ class PeriodicTask(models.Model):
         blank=True,
         help_text=_(
             "Where in each interval the runs fall, in seconds from the UTC epoch grid: with an "
-            "interval of one day, 10800 is 03:00 UTC. Empty: spread, a fixed offset taken from "
-            "the name, so that many tasks of one interval do not all run at once."
+            "interval of one day, 10800 is 03:00 UTC, or 03:00 local time in the row's time "
+            "zone. Empty: spread, a fixed offset taken from the name, so that many tasks of "
+            "one interval do not all run at once."
+        ),
+    )
+    timezone = models.CharField(
+        _("time zone"),
+        max_length=MAX_ZONE_LENGTH,
+        blank=True,
+        default="",
+        help_text=_(
+            "For an interval of whole days: the offset is then a wall-clock time in this "
+            "zone (an IANA name such as Europe/Madrid), kept across daylight saving changes. "
+            "Empty: UTC."
         ),
     )
     kwargs = models.JSONField(
@@ -170,6 +198,10 @@ class PeriodicTask(models.Model):
                 condition=models.Q(offset_seconds__isnull=True)
                 | models.Q(offset_seconds__gte=0, offset_seconds__lt=models.F("interval_seconds")),
                 name="autosched_periodictask_offset_below_interval",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(timezone="") | models.Q(Exact(Mod("interval_seconds", DAY), 0)),
+                name="autosched_periodictask_timezone_whole_days",
             ),
             models.CheckConstraint(
                 condition=models.Q(timeout_seconds__isnull=True) | models.Q(timeout_seconds__gte=1),
@@ -257,6 +289,7 @@ class PeriodicTask(models.Model):
         if problem and not errors.keys() & {"run_on", "tasks_backend"}:
             errors["tasks_backend"] = [ValidationError(problem, code="unknown_backend")]
         self._check_offset(errors)
+        self._check_timezone(errors)
         self._check_kwargs(errors, exclude)
         self._check_name(errors)
         if self.run_on == RunOn.WORKER and not (self.queue_name or "").strip():
@@ -314,6 +347,20 @@ class PeriodicTask(models.Model):
                     ),
                     code="offset_not_below_interval",
                     params={"interval": interval},
+                )
+            ]
+
+    def _check_timezone(self, errors: dict[str, list[ValidationError]]) -> None:
+        if errors.keys() & {"timezone", "interval_seconds"}:
+            return
+        try:
+            check_zone(self.timezone, self.interval_seconds)
+        except ZoneError as exc:
+            errors["timezone"] = [
+                ValidationError(
+                    ZONE_MESSAGES[exc.code],
+                    code=f"timezone_{exc.code}",
+                    params={"zone": self.timezone, "interval": self.interval_seconds},
                 )
             ]
 

@@ -212,3 +212,52 @@ def test_a_value_of_the_wrong_type_written_by_raw_sql_is_never_stored(value: str
     assert type(stored) is int
     if connection.vendor == "sqlite":
         assert "interval_seconds must be an integer" in str(refused)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("interval", [86400, 7 * 86400, 2 * 86400])
+@pytest.mark.parametrize("zone", ["", "UTC", "Europe/Madrid", "America/New_York"])
+def test_a_zone_is_accepted_on_whole_days(interval: int, zone: str) -> None:
+    make(interval_seconds=interval, offset_seconds=32400, timezone=zone).full_clean()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("interval", [3600, 86400 + 1, 43200])
+def test_full_clean_refuses_a_zone_on_a_sub_day_interval(interval: int) -> None:
+    task = make(interval_seconds=interval, timezone="Europe/Madrid")
+    with pytest.raises(ValidationError) as raised:
+        task.full_clean()
+    (message,) = raised.value.message_dict["timezone"]
+    assert message == (
+        f"A time zone is only for an interval of whole days (1d, 7d, …), not {interval} "
+        "seconds: leave it empty, or make the interval whole days."
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("zone", ["Europe/Madird", "europe/madrid", "CEST", " UTC", "localtime"])
+def test_full_clean_refuses_an_unknown_zone(zone: str) -> None:
+    task = make(interval_seconds=86400, timezone=zone)
+    with pytest.raises(ValidationError) as raised:
+        task.full_clean()
+    (message,) = raised.value.message_dict["timezone"]
+    assert message.startswith(f"{zone} is not a time zone autosched knows")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_a_zone_on_a_sub_day_interval() -> None:
+    row = PeriodicTask.objects.create(
+        name="t", function=NO_DEFAULT, interval_seconds=86400, timezone="Europe/Madrid"
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PeriodicTask.objects.filter(pk=row.pk).update(interval_seconds=3600)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PeriodicTask.objects.create(
+            name="u", function=NO_DEFAULT, interval_seconds=90000, timezone="UTC"
+        )
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE autosched_periodictask SET interval_seconds = 60 WHERE id = %s", [row.pk]
+        )
+    # Blank is UTC, on any interval.
+    PeriodicTask.objects.filter(pk=row.pk).update(timezone="", interval_seconds=60)
