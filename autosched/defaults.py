@@ -101,16 +101,18 @@ def _create(
                     interval_seconds=entry.interval_seconds,
                     enabled=entry.enabled,
                     kwargs=dict(entry.kwargs),
+                    timezone=entry.timezone,
                 )
         except IntegrityError:
             if tasks.filter(function=entry.key).exists():
                 return None  # another process created it meanwhile
             continue
         logger.info(
-            "Created periodic task %s for %s (every %s s, enabled=%s) from its registered default",
+            "Created periodic task %s for %s (every %s s%s, enabled=%s) from its default",
             candidate,
             entry.key,
             entry.interval_seconds,
+            f" in {entry.timezone}" if entry.timezone else "",
             entry.enabled,
         )
         return task

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
 from autosched.scheduler import MAX_INTERVAL_SECONDS, returns_coroutine
+from autosched.zones import ZoneError, check_zone
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -119,6 +120,8 @@ class RegisteredFunction:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     #: The name its default row gets, if given with ``register(name=...)``.
     name: str | None = None
+    #: The time zone its default row gets ("" = UTC); only with an interval of whole days.
+    timezone: str = ""
 
     def __post_init__(self) -> None:
         if not callable(self.func):
@@ -133,6 +136,7 @@ class RegisteredFunction:
             raise RegistrationError(
                 f"{self.key}: enabled must be True or False, not {self.enabled!r}"
             )
+        self._check_timezone()
         signature = _signature(self.func)
         if signature is not None:
             for parameter in signature.parameters.values():
@@ -150,6 +154,19 @@ class RegisteredFunction:
             json.dumps(self.kwargs)
         except (KwargsError, TypeError) as exc:
             raise RegistrationError(f"{self.key}: kwargs: {exc}") from None
+
+    def _check_timezone(self) -> None:
+        if self.timezone == "":
+            return
+        if self.interval_seconds is None:
+            raise RegistrationError(
+                f"{self.key}: timezone={self.timezone!r} is for the default row: give "
+                "interval_seconds too (a whole number of days)"
+            )
+        try:
+            check_zone(self.timezone, self.interval_seconds)
+        except ZoneError as exc:
+            raise RegistrationError(f"{self.key}: {exc}") from None
 
     @property
     def is_async(self) -> bool:
@@ -226,6 +243,7 @@ class Registry:
         enabled: bool = True,
         kwargs: Mapping[str, Any] | None = None,
         name: str | None = None,
+        timezone: str = "",
     ) -> Callable[[F], F]: ...
 
     def register(
@@ -237,14 +255,16 @@ class Registry:
         enabled: bool = True,
         kwargs: Mapping[str, Any] | None = None,
         name: str | None = None,
+        timezone: str = "",
     ) -> Any:
         """Register a function for scheduling; use bare or with defaults for its row.
 
-        ``name`` names the default row (else ``autosched.defaults`` derives a readable one).
+        ``name`` names the default row (else ``autosched.defaults`` derives a readable one);
+        ``timezone`` (an IANA name, with an interval of whole days) is its time zone.
         """
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-            self._add(func, interval_seconds, enabled, dict(kwargs or {}), name)
+            self._add(func, interval_seconds, enabled, dict(kwargs or {}), name, timezone)
             return func
 
         if func is None:
@@ -258,6 +278,7 @@ class Registry:
         enabled: bool,
         kwargs: dict[str, Any],
         name: str | None,
+        timezone: str = "",
     ) -> None:
         if not callable(func):
             hint = f"; did you mean register(interval_seconds={func!r})?" if func else ""
@@ -268,7 +289,7 @@ class Registry:
             raise RegistrationError(
                 f"register() needs a function with __module__ and __qualname__, not {func!r}"
             ) from None
-        entry = RegisteredFunction(key, func, interval_seconds, enabled, kwargs, name)
+        entry = RegisteredFunction(key, func, interval_seconds, enabled, kwargs, name, timezone)
         existing = self._functions.get(key)
         # The same object again (an import run twice) is harmless; another object under the
         # same key would make the row ambiguous.

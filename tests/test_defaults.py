@@ -174,3 +174,11 @@ def test_defaults_are_recreated_after_a_flush() -> None:
 
     call_command("flush", interactive=False, verbosity=0)
     assert PeriodicTask.objects.count() == 2
+
+
+def test_the_default_row_gets_the_registered_time_zone() -> None:
+    reg = Registry()
+    reg.register(interval_seconds=86400, timezone="Europe/Madrid")(job)
+    [task] = sync_defaults(source=reg)
+    assert task.timezone == "Europe/Madrid"
+    task.full_clean(exclude=["function"])  # the row it made is one the model accepts

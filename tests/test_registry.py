@@ -244,3 +244,24 @@ def test_two_functions_cannot_give_their_rows_one_name() -> None:
     reg.register(name="Nightly")(greet)
     with pytest.raises(RegistrationError, match=r"'nightly' is already given to .*greet"):
         reg.register(name="nightly")(other)
+
+
+def test_register_takes_the_time_zone_of_the_default_row() -> None:
+    reg = Registry()
+    reg.register(interval_seconds=86400, timezone="Europe/Madrid")(job)
+    assert reg.all()[0].timezone == "Europe/Madrid"
+
+
+@pytest.mark.parametrize(
+    ("interval", "zone", "problem"),
+    [
+        (3600, "Europe/Madrid", r"a time zone \(Europe/Madrid\) needs an interval of whole days"),
+        (86400, "Europe/Madird", r"unknown time zone 'Europe/Madird'"),
+        (None, "Europe/Madrid", r"timezone='Europe/Madrid' is for the default row"),
+    ],
+)
+def test_a_zone_the_row_could_not_have_is_an_error_at_import(
+    interval: int | None, zone: str, problem: str
+) -> None:
+    with pytest.raises(RegistrationError, match=rf"tests\.test_registry\.job: {problem}"):
+        Registry().register(interval_seconds=interval, timezone=zone)(job)
