@@ -1,4 +1,5 @@
-"""The admin form: a registered function, an interval and offset in words, checked kwargs."""
+"""The admin form: a registered function, an interval and offset in words, a time zone from a
+searchable list, checked kwargs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.functional import lazy
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
@@ -17,6 +18,7 @@ from autosched.durations import (
     format_offset,
     parse_interval,
     parse_offset,
+    split_weekday,
 )
 from autosched.models import PeriodicTask
 from autosched.registry import registry
@@ -27,6 +29,7 @@ from autosched.worker import (
     backend_queues,
     backend_takes_priority,
 )
+from autosched.zones import MAX_ZONE_LENGTH, WEEK, zone_names
 
 TARGET_FIELDS = ("run_on", "tasks_backend", "queue_name", "priority")
 
@@ -120,7 +123,8 @@ class ScheduleInput(forms.TextInput):
 
 
 class OffsetField(IntervalField):
-    """An offset typed as a time ("03:00", "0:15:00") or in seconds ("900"); empty: spread."""
+    """An offset typed as a time ("03:00", "0:15:00"), in seconds ("900"), or a weekday and a
+    time for a weekly row ("Mon 09:00"); empty: spread."""
 
     default_error_messages = {  # noqa: RUF012 - Django's own pattern for error messages
         "invalid": _say(_("Enter a time or seconds, e.g. %(examples)s."), examples=OFFSET_EXAMPLES),
@@ -137,20 +141,69 @@ class OffsetField(IntervalField):
         kwargs.setdefault(
             "help_text",
             _(
-                "Where in each interval the runs fall, on the UTC clock: with an interval of "
-                'one day, "03:00" runs at 03:00 UTC; with one hour, "0:15:00" (or "900") at '
-                ":15. Empty: spread, a fixed offset taken from the name."
+                "Where in each interval the runs fall: with an interval of one day, "
+                '"03:00" runs at 03:00 in the time zone below (UTC if empty); with 7 days, '
+                '"Mon 09:00" on Mondays; with one hour, "0:15:00" (or "900") at :15. '
+                "Empty: spread, a fixed offset taken from the name."
             ),
         )
         super().__init__(**kwargs)
+        #: Shown with its weekday ("Mon 09:00"): the row's interval is whole weeks.
+        self.weekly = False
+        #: The last value parsed named a weekday.
+        self.typed_weekday = False
 
     def parse(self, text: str) -> int:
         """Return the seconds of an offset ``text``, or raise ValueError."""
         return parse_offset(text)
 
+    def to_python(self, value: Any) -> int | None:
+        self.typed_weekday = isinstance(value, str) and split_weekday(value)[0] is not None
+        return super().to_python(value)
+
     def format(self, seconds: int) -> str:
-        """Say an offset as a time: "03:00"."""
-        return format_offset(seconds)
+        """Say an offset as a time: "03:00", or "Mon 09:00" for a weekly row."""
+        return format_offset(seconds, weekly=self.weekly)
+
+
+class ZoneInput(forms.TextInput):
+    """A text input that suggests every IANA zone as one types: a ``<datalist>``, no script."""
+
+    list_id = "autosched-zones"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        base = {"list": self.list_id, "size": 32, "autocomplete": "off", "spellcheck": "false"}
+        super().__init__({**base, **(attrs or {})})
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> SafeString:
+        """Render the input, then the list of zones it suggests."""
+        options = format_html_join("", '<option value="{}"></option>', ((z,) for z in zone_names()))
+        return format_html(
+            '{}<datalist id="{}">{}</datalist>',
+            super().render(name, value, attrs, renderer),
+            self.list_id,
+            options,
+        )
+
+
+class ZoneField(forms.CharField):
+    """An IANA time zone, typed or picked from the suggestions; empty: UTC."""
+
+    widget = ZoneInput
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", MAX_ZONE_LENGTH)
+        kwargs.setdefault(
+            "help_text",
+            _(
+                "Only for an interval of whole days: the offset is then the wall-clock time in "
+                "this zone, kept across daylight saving changes (a time the clock skips runs "
+                "at the first moment after the change; a time it repeats, the first time). "
+                "Type to search, e.g. Madrid. Empty: UTC."
+            ),
+        )
+        super().__init__(**kwargs)
 
 
 class PeriodicTaskForm(_ModelForm):
@@ -166,6 +219,7 @@ class PeriodicTaskForm(_ModelForm):
 
     interval_seconds = IntervalField(label=_("Interval"))
     offset_seconds = OffsetField(label=_("Offset"))
+    timezone = ZoneField(label=_("Time zone"))
 
     class Meta:
         model = PeriodicTask
@@ -174,6 +228,7 @@ class PeriodicTaskForm(_ModelForm):
             "function",
             "interval_seconds",
             "offset_seconds",
+            "timezone",
             "enabled",
             "kwargs",
             "timeout_seconds",
@@ -197,7 +252,21 @@ class PeriodicTaskForm(_ModelForm):
         function = self.fields["function"]
         assert isinstance(function, forms.ChoiceField)
         function.choices = choices
+        offset = self.fields.get("offset_seconds")
+        if isinstance(offset, OffsetField):
+            interval = self._interval()
+            offset.weekly = isinstance(interval, int) and interval > 0 and interval % WEEK == 0
         self._set_up_target()
+
+    def _interval(self) -> int | None:
+        """Return the interval the form shows: the posted one if it reads, else the row's."""
+        if self.is_bound:
+            try:
+                return parse_interval(str(self.data.get(self.add_prefix("interval_seconds"), "")))
+            except ValueError:
+                return None
+        interval = self.initial.get("interval_seconds", self.instance.interval_seconds)
+        return interval if isinstance(interval, int) else None
 
     def _set_up_target(self) -> None:
         if "tasks_backend" in self.fields:
@@ -217,6 +286,7 @@ class PeriodicTaskForm(_ModelForm):
     def clean(self) -> dict[str, Any] | None:
         """Refuse a queue or a priority the chosen Tasks backend does not take."""
         cleaned = super().clean() or self.cleaned_data
+        self._check_weekday(cleaned.get("interval_seconds"))
         if cleaned.get("run_on") != "worker":
             return cleaned
         backend = cleaned.get("tasks_backend") or self.instance.tasks_backend or DEFAULT_BACKEND
@@ -226,6 +296,23 @@ class PeriodicTaskForm(_ModelForm):
             priority = cleaned.get("priority")
             self._check_priority(backend, self.instance.priority if priority is None else priority)
         return cleaned
+
+    def _check_weekday(self, interval: int | None) -> None:
+        offset = self.fields.get("offset_seconds")
+        typed = isinstance(offset, OffsetField) and offset.typed_weekday
+        if not typed or "offset_seconds" in self.errors or not isinstance(interval, int):
+            return
+        if interval % WEEK:
+            self.add_error(
+                "offset_seconds",
+                forms.ValidationError(
+                    _(
+                        "A weekday is only for an interval of whole weeks (7d, 14d, …): "
+                        'for this interval write a time, e.g. "09:00".'
+                    ),
+                    code="weekday_not_weekly",
+                ),
+            )
 
     def _check_queue(self, backend: str, queue: str) -> None:
         queues = backend_queues(backend)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import math
 
+from django.utils.dates import WEEKDAYS
 from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext, pgettext
+
+from autosched.zones import DAY, WEEK
 
 __all__ = [
     "ago",
@@ -128,15 +131,40 @@ def _past_the_hour(seconds: int) -> str:
     return f":{minutes:02d}" + (f":{secs:02d}" if secs else "")
 
 
-def schedule_words(interval: int, offset: int, spread: bool = False) -> str:
-    """Say when a schedule on the UTC grid runs, e.g. "every day at 03:00 UTC".
+def _whole_days(interval: int, offset: int, timezone: str) -> str:
+    """Say a schedule of whole days: "every Monday at 09:00 (Europe/Madrid)"."""
+    time, zone = _clock(offset), timezone or "UTC"
+    if interval % WEEK:
+        every = humanize_interval(interval)
+        return gettext("%(every)s at %(time)s (%(zone)s)") % {
+            "every": every,
+            "time": time,
+            "zone": zone,
+        }
+    # Day 0 of the grid, 1970-01-01, was a Thursday (WEEKDAYS counts from Monday).
+    weekday = WEEKDAYS[(offset // DAY + 3) % 7]
+    weeks = interval // WEEK
+    if weeks == 1:
+        text = gettext("every %(weekday)s at %(time)s (%(zone)s)")
+    else:
+        text = ngettext(
+            "every %(count)d week on %(weekday)s at %(time)s (%(zone)s)",
+            "every %(count)d weeks on %(weekday)s at %(time)s (%(zone)s)",
+            weeks,
+        )
+    return text % {"count": weeks, "weekday": weekday, "time": time, "zone": zone}
+
+
+def schedule_words(interval: int, offset: int, spread: bool = False, timezone: str = "") -> str:
+    """Say when a schedule runs, e.g. "every day at 03:00 (UTC)", "every hour at :15".
 
     ``offset`` is the one the scheduler uses (the row's, or its spread one); ``spread`` says
-    it was not chosen, which only shows for intervals without a clock-like rhythm.
+    it was not chosen, which only shows for intervals without a clock-like rhythm. A whole-day
+    schedule names its time zone (``timezone``; blank is UTC), whose wall clock it keeps.
     """
+    if interval % DAY == 0:
+        return _whole_days(interval, offset, timezone)
     every = humanize_interval(interval)
-    if interval % 86_400 == 0:
-        return gettext("%(every)s at %(time)s UTC") % {"every": every, "time": _clock(offset)}
     if interval == 3_600:
         return gettext("%(every)s at %(minute)s") % {
             "every": every,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from typing import Any
 
 import pytest
@@ -344,3 +346,94 @@ def test_the_form_refuses_a_priority_the_backend_does_not_take(settings: Any) ->
     assert worker_form("default", priority=0).is_valid()
     settings.TASKS = IMMEDIATE
     assert worker_form("default", priority=5).is_valid()
+
+
+def daily(**fields: Any) -> dict[str, Any]:
+    data = {
+        "name": "report",
+        "function": NO_DEFAULT,
+        "interval_seconds": "1d",
+        "offset_seconds": "09:00",
+        "timezone": "Europe/Madrid",
+        "enabled": "on",
+        "kwargs": "{}",
+        "run_on": "process",
+    }
+    return {**data, **fields}
+
+
+@pytest.mark.django_db
+def test_the_form_takes_a_zone_and_a_daily_time() -> None:
+    form = PeriodicTaskForm(daily())
+    assert form.is_valid(), form.errors
+    task = form.save()
+    assert (task.interval_seconds, task.offset_seconds, task.timezone) == (
+        86400,
+        32400,
+        "Europe/Madrid",
+    )
+    shown = PeriodicTaskForm(instance=task)
+    assert 'value="09:00"' in str(shown["offset_seconds"])
+    assert 'value="Europe/Madrid"' in str(shown["timezone"])
+    # Seconds are still read.
+    assert PeriodicTaskForm(daily(name="other", offset_seconds="32400")).is_valid()
+
+
+def test_the_zone_is_picked_from_a_searchable_list_of_every_zone() -> None:
+    html = str(PeriodicTaskForm()["timezone"])
+    assert 'list="autosched-zones"' in html
+    options = re.findall(
+        r'<option value="([^"]+)">', html.split('<datalist id="autosched-zones">')[1]
+    )
+    assert options == sorted(
+        zoneinfo.available_timezones() - {"localtime", "posixrules", "Factory"}
+    )
+    assert "Europe/Madrid" in options
+
+
+@pytest.mark.django_db
+def test_a_weekly_row_takes_a_weekday_and_shows_it_back() -> None:
+    form = PeriodicTaskForm(daily(interval_seconds="7d", offset_seconds="Mon 09:00"))
+    assert form.is_valid(), form.errors
+    task = form.save()
+    assert task.offset_seconds == 4 * 86400 + 32400  # 1970-01-05 was the grid's first Monday
+    assert task.schedule_display == "every Monday at 09:00 (Europe/Madrid)"
+    assert 'value="Mon 09:00"' in str(PeriodicTaskForm(instance=task)["offset_seconds"])
+    with translation.override("es"):
+        assert 'value="lun 09:00"' in str(PeriodicTaskForm(instance=task)["offset_seconds"])
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "english", "spanish"),
+    [
+        (
+            {"interval_seconds": "1h", "offset_seconds": ""},
+            "timezone",
+            "A time zone is only for an interval of whole days (1d, 7d, …), not 3600 seconds",
+            "Una zona horaria es solo para un intervalo de días enteros (1d, 7d, …), no 3600",
+        ),
+        (
+            {"timezone": "Europe/Madird"},
+            "timezone",
+            "Europe/Madird is not a time zone autosched knows",
+            "Europe/Madird no es una zona horaria que autosched conozca",
+        ),
+        (
+            {"offset_seconds": "Mon 09:00"},
+            "offset_seconds",
+            "A weekday is only for an interval of whole weeks (7d, 14d, …)",
+            "Un día de la semana es solo para un intervalo de semanas enteras (7d, 14d, …)",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_the_form_refuses_what_a_zone_or_weekday_cannot_be(
+    fields: dict[str, str], field: str, english: str, spanish: str
+) -> None:
+    form = PeriodicTaskForm(daily(**fields))
+    assert not form.is_valid()
+    assert form.errors[field][0].startswith(english)
+    with translation.override("es"):
+        form = PeriodicTaskForm(daily(**fields))
+        assert not form.is_valid()
+        assert form.errors[field][0].startswith(spanish)

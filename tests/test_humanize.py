@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from autosched.humanize import humanize_interval, schedule_words
 from autosched.scheduler import MAX_INTERVAL_SECONDS
@@ -38,7 +39,10 @@ def test_humanize_interval_rejects_what_is_not_an_interval(bad: object) -> None:
 @pytest.mark.parametrize(
     ("interval", "offset", "words"),
     [
-        (86400, 10800, "every day at 03:00 UTC"),
+        (86400, 10800, "every day at 03:00 (UTC)"),
+        (2 * 86400, 86400 + 32400, "every 2 days at 09:00 (UTC)"),
+        (7 * 86400, 4 * 86400 + 32400, "every Monday at 09:00 (UTC)"),
+        (14 * 86400, 10 * 86400 + 32400, "every 2 weeks on Sunday at 09:00 (UTC)"),
         (3600, 900, "every hour at :15"),
         (600, 180, "every 10 minutes (at :03, :13, …)"),
         (21600, 10800, "every 6 hours (at 03:00, 09:00, … UTC)"),
@@ -48,3 +52,26 @@ def test_humanize_interval_rejects_what_is_not_an_interval(bad: object) -> None:
 )
 def test_schedules_in_words(interval: int, offset: int, words: str) -> None:
     assert schedule_words(interval, offset) == words
+
+
+@pytest.mark.parametrize(
+    ("interval", "offset", "words"),
+    [
+        (86400, 32400, "every day at 09:00 (Europe/Madrid)"),
+        (7 * 86400, 4 * 86400 + 32400, "every Monday at 09:00 (Europe/Madrid)"),
+        (3 * 86400, 9000, "every 3 days at 02:30 (Europe/Madrid)"),
+    ],
+)
+def test_whole_day_schedules_name_their_zone(interval: int, offset: int, words: str) -> None:
+    assert schedule_words(interval, offset, timezone="Europe/Madrid") == words
+
+
+def test_whole_day_schedules_in_spanish() -> None:
+    with translation.override("es"):
+        assert schedule_words(86400, 32400, timezone="Europe/Madrid") == (
+            "cada día a las 09:00 (Europe/Madrid)"
+        )
+        assert schedule_words(7 * 86400, 4 * 86400 + 32400, timezone="Europe/Madrid") == (
+            "cada lunes a las 09:00 (Europe/Madrid)"
+        )
+        assert schedule_words(14 * 86400, 32400) == "cada 2 semanas el jueves a las 09:00 (UTC)"

@@ -147,7 +147,7 @@ def test_every_marked_string_is_in_the_catalog() -> None:
 
 def test_spans_and_schedules_in_spanish() -> None:
     with translation.override("es"):
-        assert schedule_words(86400, 10800) == "cada día a las 03:00 UTC"
+        assert schedule_words(86400, 10800) == "cada día a las 03:00 (UTC)"
         assert schedule_words(90, 0, spread=True) == "cada 1 minuto 30 segundos"
         assert short_span(3725) == "1 h 2 min"
 

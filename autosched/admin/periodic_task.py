@@ -47,7 +47,19 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
     search_fields = ("name", "function", "description")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
-        (None, {"fields": ("name", "function", "interval_seconds", "offset_seconds", "enabled")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "function",
+                    "interval_seconds",
+                    "offset_seconds",
+                    "timezone",
+                    "enabled",
+                )
+            },
+        ),
         (_("How it runs"), {"fields": ("kwargs", "timeout_seconds")}),
         (_("Where it runs"), {"fields": ("run_on", "tasks_backend", "queue_name", "priority")}),
         (_("Notes"), {"fields": ("description", "created_at", "updated_at")}),

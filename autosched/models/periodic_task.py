@@ -253,7 +253,9 @@ class PeriodicTask(models.Model):
         offset = self.effective_offset
         if offset is None:
             return ""
-        return schedule_words(self.interval_seconds, offset, self.offset_seconds is None)
+        return schedule_words(
+            self.interval_seconds, offset, self.offset_seconds is None, self.timezone
+        )
 
     @property
     def interval_display(self) -> str:

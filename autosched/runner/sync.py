@@ -22,6 +22,7 @@ from autosched.runner.collector import collector_paused
 from autosched.schedule import effective_offset
 from autosched.scheduler import Scheduler
 from autosched.worker import DEFAULT_BACKEND, DEFAULT_QUEUE
+from autosched.zones import ZoneError, check_zone
 
 logger = logging.getLogger("autosched")
 
@@ -51,6 +52,7 @@ ROW_FIELDS = (
     "offset_seconds",
     "timeout_seconds",
     "kwargs",
+    "timezone",
 )
 
 
@@ -69,6 +71,7 @@ class Row(NamedTuple):
     offset_seconds: int | None = None
     timeout_seconds: int | None = None
     kwargs: Any = None  # a JSON value: a dict when the row is sound
+    timezone: str = ""  # blank: UTC
 
     def callable_key(self) -> tuple[object, ...]:
         """Return what the task's callable is built from: a change means a new callable."""
@@ -282,6 +285,11 @@ class TaskSync:
         except KwargsError as exc:
             self._skip(scheduler, row, "its keyword arguments do not fit %s: %s", row.function, exc)
             return
+        try:
+            check_zone(row.timezone, row.interval_seconds)
+        except ZoneError as exc:
+            self._skip(scheduler, row, "%s", exc)
+            return
         old = self._applied.get(row.id)
         try:
             if old is not None and row.name in scheduler.tasks:
@@ -294,6 +302,7 @@ class TaskSync:
                     enabled=row.enabled,
                     offset=row.offset(),
                     timeout=self._timeout(row),
+                    timezone=row.timezone or None,
                 )
                 if logger.isEnabledFor(level):
                     logger.log(level, "Added task %r (%s)", row.name, _describe(row))
@@ -332,9 +341,15 @@ class TaskSync:
         self, scheduler: Scheduler, old: Row, row: Row, registered: RegisteredFunction, level: int
     ) -> None:
         task = scheduler.tasks[row.name]
-        offset = row.offset()
-        if (task.interval_seconds, task.offset_seconds) != (row.interval_seconds, offset):
-            scheduler.update_task_interval(row.name, row.interval_seconds, offset=offset)
+        offset, zone = row.offset(), row.timezone or None
+        if (task.interval_seconds, task.offset_seconds, task.timezone) != (
+            row.interval_seconds,
+            offset,
+            zone,
+        ):
+            scheduler.update_task_interval(
+                row.name, row.interval_seconds, offset=offset, timezone=zone
+            )
             logger.log(level, "Retimed task %r to %s", row.name, _schedule(row))
         if task.timeout_seconds != self._timeout(row):
             scheduler.update_task_timeout(row.name, self._timeout(row))
@@ -360,7 +375,8 @@ class TaskSync:
 
 def _schedule(row: Row) -> str:
     offset = "spread" if row.offset_seconds is None else str(row.offset_seconds)
-    return f"every {row.interval_seconds} s, offset {row.offset()} s ({offset})"
+    zone = f" in {row.timezone}" if row.timezone else ""
+    return f"every {row.interval_seconds} s, offset {row.offset()} s ({offset}){zone}"
 
 
 def _describe(row: Row) -> str:

@@ -119,7 +119,7 @@ def test_the_model_knows_the_expected_next_run() -> None:
     )
     after = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     assert task.expected_next_run(after) == datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
-    assert task.schedule_display == "every day at 03:00 UTC"
+    assert task.schedule_display == "every day at 03:00 (UTC)"
     task.enabled = False
     assert task.expected_next_run(after) is None
 

@@ -535,3 +535,54 @@ def test_the_sync_names_the_tasks_that_run_on_a_worker(
     PeriodicTask.objects.filter(pk=remote.pk).update(run_on="process")
     sync.apply(scheduler, sync.reload())
     assert sync.worker_names() == frozenset()
+
+
+@pytest.mark.django_db
+def test_a_row_with_an_unknown_zone_is_skipped_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The database cannot know zone names: an ORM update (no full_clean) may store a typo.
+    PeriodicTask.objects.all().delete()
+    make_task("typo", interval_seconds=86400)
+    make_task("good", interval_seconds=86400, offset_seconds=32400)
+    PeriodicTask.objects.filter(name="typo").update(timezone="Europe/Madird")
+    PeriodicTask.objects.filter(name="good").update(timezone="Europe/Madrid")
+    sync, scheduler = TaskSync(), Scheduler()
+    with caplog.at_level(logging.WARNING, logger="autosched"):
+        sync.apply(scheduler, sync.reload())
+        sync.apply(scheduler, sync.reload())  # warned once per row version
+    assert "typo" not in scheduler.tasks
+    assert scheduler.tasks["good"].timezone == "Europe/Madrid"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "Skipping periodic task 'typo': unknown time zone 'Europe/Madird': "
+        "give an IANA name such as 'Europe/Madrid'"
+    ]
+
+
+def test_a_sub_day_row_with_a_zone_is_skipped_with_one_warning(
+    sync: TaskSync, scheduler: Scheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Only a database without the constraint (or a row built in code) could hold one.
+    row = Row(1, "hourly", SYNC, 3600, True, kwargs={}, timezone="Europe/Madrid")
+    with caplog.at_level(logging.WARNING, logger="autosched"):
+        sync.apply(scheduler, Changes(rows={1: row}, full=True))
+        sync.apply(scheduler, Changes(rows={1: row}, full=True))
+    assert "hourly" not in scheduler.tasks
+    assert [r.getMessage() for r in caplog.records] == [
+        "Skipping periodic task 'hourly': a time zone (Europe/Madrid) needs an interval of "
+        "whole days, not 3600 seconds"
+    ]
+
+
+@pytest.mark.django_db
+def test_a_zone_edit_retimes_the_task_in_place(sync: TaskSync, scheduler: Scheduler) -> None:
+    make_task("nightly", interval_seconds=86400, offset_seconds=9000)
+    first_sync(sync, scheduler)
+    assert scheduler.tasks["nightly"].timezone is None
+    PeriodicTask.objects.filter(name="nightly").update(timezone="Europe/Madrid")
+    resync(sync, scheduler)
+    assert scheduler.tasks["nightly"].timezone == "Europe/Madrid"
+    PeriodicTask.objects.filter(name="nightly").update(timezone="")
+    resync(sync, scheduler)
+    assert scheduler.tasks["nightly"].timezone is None

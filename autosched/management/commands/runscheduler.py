@@ -129,7 +129,9 @@ class Command(BaseCommand):
         rows = list(
             PeriodicTask.objects.using(using)
             .order_by("name")
-            .values_list("name", "function", "interval_seconds", "offset_seconds", "enabled")
+            .values_list(
+                "name", "function", "interval_seconds", "offset_seconds", "timezone", "enabled"
+            )
         )
         if not rows:
             self.stdout.write(gettext("No periodic tasks."))
@@ -145,11 +147,11 @@ class Command(BaseCommand):
             (
                 name,
                 function,
-                _schedule_cell(name, interval, offset),
+                _schedule_cell(name, interval, offset, zone),
                 yes_no(enabled),
                 yes_no(True) if function in registry else gettext("NO"),
             )
-            for name, function, interval, offset, enabled in rows
+            for name, function, interval, offset, zone, enabled in rows
         ]
         with stdout_may_close(self):
             write_table(self, table)
@@ -273,10 +275,11 @@ class Command(BaseCommand):
         )
 
 
-def _schedule_cell(name: str, interval: object, offset: object) -> str:
+def _schedule_cell(name: str, interval: object, offset: object, zone: str) -> str:
     """Say a row's schedule, or what is wrong with it: one bad row must not hide the list."""
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
         return gettext("invalid interval %(value)r") % {"value": interval}
     if offset is not None and (not isinstance(offset, int) or not 0 <= offset < interval):
         return gettext("invalid offset %(value)r") % {"value": offset}
-    return schedule_words(interval, effective_offset(name, interval, offset), offset is None)
+    spread = offset is None
+    return schedule_words(interval, effective_offset(name, interval, offset), spread, zone)
