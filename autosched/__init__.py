@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from autosched.scheduler import ScheduledTask, Scheduler, setup_tasks_from_config
+from autosched.scheduler import (
+    ScheduledTask,
+    Scheduler,
+    next_run_after_last,
+    next_slots,
+    setup_tasks_from_config,
+)
 
 if TYPE_CHECKING:
     from autosched.registry import register
 
-__all__ = ["ScheduledTask", "Scheduler", "register", "setup_tasks_from_config"]
+__all__ = [
+    "ScheduledTask",
+    "Scheduler",
+    "next_run_after_last",
+    "next_slots",
+    "register",
+    "setup_tasks_from_config",
+]
 __version__ = "0.1.0.dev0"
 
 
