@@ -7,9 +7,11 @@ function is called: the admin's (the request's), or ``LANGUAGE_CODE`` in the com
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from django.utils.dates import WEEKDAYS
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext, ngettext, pgettext
 
 from autosched.zones import DAY, WEEK
@@ -21,6 +23,7 @@ __all__ = [
     "in_span",
     "schedule_words",
     "short_span",
+    "slot_words",
     "span_units",
 ]
 
@@ -187,3 +190,27 @@ def schedule_words(interval: int, offset: int, spread: bool = False, timezone: s
     if spread or 60 % interval == 0:
         return every
     return gettext("%(every)s, %(span)s into each") % {"every": every, "span": short_span(offset)}
+
+
+def slot_words(slot: datetime, offset: int, timezone: str = "") -> str:
+    """Say a whole-day row's slot on its zone's clock, UTC beside it.
+
+    "Mon 30 Mar 09:00 CEST · 07:00 UTC"; a slot that a clock change moved off the row's time
+    of day (``offset``) says so: "Sun 29 Mar 03:30 CEST (moved from 02:30: clock change)".
+    """
+    utc = slot.astimezone(UTC)
+    if not timezone:
+        return f"{date_format(utc, 'D j M')} {_clock(_seconds_of_day(utc))} UTC"
+    local = slot.astimezone(ZoneInfo(timezone))
+    seconds = _seconds_of_day(local)
+    said = f"{date_format(local, 'D j M')} {_clock(seconds)} {local.tzname()}"
+    if seconds != offset % 86_400:
+        said = gettext("%(slot)s (moved from %(time)s: clock change)") % {
+            "slot": said,
+            "time": _clock(offset),
+        }
+    return f"{said} · {_clock(_seconds_of_day(utc))} UTC"
+
+
+def _seconds_of_day(moment: datetime) -> int:
+    return moment.hour * 3_600 + moment.minute * 60 + moment.second

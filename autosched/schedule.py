@@ -1,4 +1,5 @@
-"""Where a row's slots fall: the UTC instants ``offset + k * interval_seconds``.
+"""A row's offset: its own, or a spread one. Where the slots fall is the core's rule
+(``autosched.scheduler.next_slots``), told once there.
 
 A row without an offset (NULL) gets a *spread* offset: a stable hash of its name modulo the
 interval, the same in every process, on every machine and in every Python run (never
@@ -9,11 +10,8 @@ slots, and a thousand hourly tasks do not all fire at :00.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 
-from autosched.scheduler.grid import first_slot_after
-
-__all__ = ["effective_offset", "next_slot_time", "spread_offset"]
+__all__ = ["effective_offset", "spread_offset"]
 
 
 def spread_offset(name: str, interval_seconds: int) -> int:
@@ -27,10 +25,3 @@ def effective_offset(name: str, interval_seconds: int, offset_seconds: int | Non
     if offset_seconds is None:
         return spread_offset(name, interval_seconds)
     return offset_seconds
-
-
-def next_slot_time(interval_seconds: int, offset: int, after: datetime | None = None) -> datetime:
-    """Return the first slot strictly after ``after`` (default: now), as an aware UTC time."""
-    wall = (after or datetime.now(UTC)).timestamp()
-    slot = first_slot_after(wall, interval_seconds, offset)
-    return datetime.fromtimestamp(offset + slot * interval_seconds, UTC)

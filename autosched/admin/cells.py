@@ -15,9 +15,10 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext
 
-from autosched.humanize import duration_words, short_span
+from autosched.humanize import duration_words, short_span, slot_words
 from autosched.models import PeriodicTask
 from autosched.status import outcome_words, say_time, task_cells, task_state
+from autosched.zones import DAY
 
 __all__ = ["FIELDS", "ICONS", "Cells", "render_cells"]
 
@@ -93,13 +94,9 @@ def _applied(task: PeriodicTask, status: dict[str, Any]) -> bool:
 
 def _expected_next(task: PeriodicTask, status: dict[str, Any] | None, now: datetime) -> Any:
     """Return when the row's next run falls, as the scheduler will place it after an edit."""
-    after = now
     last_run = _parse(status.get("last_run")) if status else None
-    if last_run is not None and isinstance(task.interval_seconds, int):
-        # The scheduler's rule: the first slot at least half an interval after the last run.
-        after = max(now, last_run + timedelta(seconds=task.interval_seconds / 2))
     try:
-        return task.expected_next_run(after)
+        return task.expected_next_run(now, last_run)
     except (TypeError, ValueError):  # a row written around the checks
         return None
 
@@ -119,7 +116,8 @@ def _next_run(
         ), False
     next_run = _parse(status.get("next_run")) if status else None
     if live and status is not None and _applied(task, status) and next_run is not None:
-        return _html(gettext("in %(span)s"), span=_time(next_run, "in", now)), False
+        cell = _html(gettext("in %(span)s"), span=_time(next_run, "in", now))
+        return _with_clock(cell, task, next_run), False
     expected = _expected_next(task, status, now)
     if expected is None:
         return SafeString(""), False
@@ -129,11 +127,24 @@ def _next_run(
         if pending
         else gettext("From the row: no scheduler reports this task now.")
     )
-    return format_html(
+    cell = format_html(
         '<span class="autosched-expected" title="{}">{}</span>',
         title,
         _html(gettext("expected in %(span)s"), span=_time(expected, "in", now)),
-    ), pending
+    )
+    return _with_clock(cell, task, expected), pending
+
+
+def _with_clock(cell: SafeString, task: PeriodicTask, slot: datetime) -> SafeString:
+    """Add a whole-day row's slot on its zone's clock, UTC beside it, under the countdown."""
+    offset = task.effective_offset
+    if offset is None or task.interval_seconds % DAY:
+        return cell
+    return format_html(
+        '{}<div class="autosched-small autosched-clock">{}</div>',
+        cell,
+        slot_words(slot, offset, task.timezone),
+    )
 
 
 def _running(status: dict[str, Any], now: datetime) -> SafeString:

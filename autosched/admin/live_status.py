@@ -220,6 +220,7 @@ class LiveStatusAdmin(_ModelAdmin):
         return {
             "autosched_task": {field: cells.cell(task, field) for field in FIELDS},
             "autosched_task_name": task.name,
+            "autosched_schedule": task.schedule_display,
             "autosched_live": cells.live,
             "autosched_as_of": cells.as_of and say_time(cells.as_of),
             "autosched_status": status,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from autosched.humanize import humanize_interval, schedule_words
 from autosched.registry import KwargsError, RegisteredFunction, registry
-from autosched.schedule import effective_offset, next_slot_time
-from autosched.scheduler import MAX_INTERVAL_SECONDS
+from autosched.schedule import effective_offset
+from autosched.scheduler import MAX_INTERVAL_SECONDS, next_run_after_last
 from autosched.worker import (
     DEFAULT_BACKEND,
     DEFAULT_QUEUE,
@@ -233,12 +233,20 @@ class PeriodicTask(models.Model):
             return None
         return effective_offset(self.name, self.interval_seconds, self.offset_seconds)
 
-    def expected_next_run(self, after: datetime | None = None) -> datetime | None:
-        """Return when the next run falls by the row alone (no scheduler asked), or None."""
+    def expected_next_run(
+        self, after: datetime | None = None, last_run: datetime | None = None
+    ) -> datetime | None:
+        """Return when the next run falls by the row alone (no scheduler asked), or None.
+
+        The first slot after ``after`` (default: now), and, as the scheduler places it, at
+        least half an interval after ``last_run`` if the task ran. The core's rule decides.
+        """
         offset = self.effective_offset
         if not self.enabled or offset is None:
             return None
-        return next_slot_time(self.interval_seconds, offset, after)
+        now = after or datetime.now(UTC)
+        zone = self.timezone or None
+        return next_run_after_last(self.interval_seconds, offset, now, last_run, timezone=zone)
 
     @property
     def kwargs_display(self) -> str:

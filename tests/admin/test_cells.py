@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.utils import translation
 
 from autosched.admin.cells import render_cells
 from autosched.models import PeriodicTask
@@ -129,3 +130,65 @@ def test_as_json_holds_the_cells_and_the_state(task: PeriodicTask) -> None:
     cells = render_cells(task, reported(task), live=True, now=NOW).as_json()
     assert set(cells) == {"running", "next_run", "last_run", "runs", "state", "pending"}
     assert cells["state"] == "never"
+
+
+def madrid(**fields: Any) -> PeriodicTask:
+    values: dict[str, Any] = {
+        "name": "report",
+        "function": "x.y",
+        "interval_seconds": 86400,
+        "offset_seconds": 9000,  # 02:30
+        "timezone": "Europe/Madrid",
+        "enabled": True,
+        **fields,
+    }
+    return PeriodicTask(**values)
+
+
+def test_the_next_run_is_said_in_the_rows_zone_with_utc_beside_it() -> None:
+    task = madrid(offset_seconds=32400)
+    now = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
+    cells = render_cells(task, None, live=False, now=now)
+    # 09:00 in Madrid the next day is 07:00 UTC in summer, from the row alone.
+    assert text(cells.next_run) == "expected in 19 h Mon 30 Mar 09:00 CEST · 07:00 UTC"
+
+
+def test_a_slot_moved_by_a_clock_change_is_marked() -> None:
+    now = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
+    status = reported(
+        madrid(),
+        next_run=datetime(2026, 3, 29, 1, 30, tzinfo=UTC).isoformat(),
+        timezone="Europe/Madrid",
+    )
+    cells = render_cells(madrid(), status, live=True, now=now)
+    assert text(cells.next_run) == (
+        "in 13 h 30 min Sun 29 Mar 03:30 CEST (moved from 02:30: clock change) · 01:30 UTC"
+    )
+    with translation.override("es"):
+        cells = render_cells(madrid(), status, live=True, now=now)
+    assert "03:30 CEST (movida desde las 02:30: cambio de hora) · 01:30 UTC" in text(cells.next_run)
+
+
+def test_the_fall_back_slot_is_the_first_0230_and_not_marked() -> None:
+    now = datetime(2026, 10, 24, 12, 0, tzinfo=UTC)
+    cells = render_cells(madrid(), None, live=False, now=now)
+    assert text(cells.next_run).endswith("Sun 25 Oct 02:30 CEST · 00:30 UTC")
+
+
+def test_a_utc_whole_day_row_says_its_slot_in_utc_only() -> None:
+    task = madrid(timezone="", offset_seconds=10800)
+    cells = render_cells(task, None, live=False, now=NOW)
+    assert text(cells.next_run) == "expected in 17 h Wed 2 Dec 03:00 UTC"
+
+
+def test_expected_asks_the_core_for_half_an_interval_after_the_last_run() -> None:
+    # The core's rule (next_run_after_last): a run that started at 20:00 UTC (a long backlog)
+    # is followed at least half a day later, so not by the 29th's 03:30 slot (01:30 UTC).
+    now = datetime(2026, 3, 28, 20, 0, tzinfo=UTC)
+    status = reported(madrid(), interval_seconds=3600, last_run=now.isoformat())  # pending edit
+    cells = render_cells(madrid(), status, live=True, now=now)
+    assert cells.pending
+    assert text(cells.next_run).endswith("Mon 30 Mar 02:30 CEST · 00:30 UTC")
+    # Without a last run the next slot is the 29th's.
+    cells = render_cells(madrid(), reported(madrid(), interval_seconds=3600), live=True, now=now)
+    assert text(cells.next_run).endswith("(moved from 02:30: clock change) · 01:30 UTC")

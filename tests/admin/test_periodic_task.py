@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from autosched.models import PeriodicTask
 
@@ -228,3 +229,51 @@ def test_admin_list_shows_where_runs_go(admin_client: Any) -> None:
     )
     content = admin_client.get(reverse("admin:autosched_periodictask_changelist")).content
     assert content.decode().count("worker: default / q (priority 3)") == 1  # only the worker row
+
+
+@pytest.fixture
+def zoned() -> dict[str, PeriodicTask]:
+    PeriodicTask.objects.all().delete()
+    day = 86400
+    return {
+        name: PeriodicTask.objects.create(
+            name=name,
+            function=NO_DEFAULT,
+            interval_seconds=interval,
+            offset_seconds=offset,
+            timezone=zone,
+        )
+        for name, interval, offset, zone in [
+            ("daily", day, 32400, "Europe/Madrid"),
+            ("weekly", 7 * day, 4 * day + 32400, "Europe/Madrid"),
+            ("every-other", 2 * day, 32400, ""),
+        ]
+    }
+
+
+def test_the_list_says_whole_day_schedules_with_their_zone(
+    admin_client: Client, zoned: dict[str, PeriodicTask]
+) -> None:
+    content = admin_client.get(CHANGELIST).content.decode()
+    words = re.findall(r'<div class="autosched-words">(.*?)</div>', content)
+    assert words == [
+        "every day at 09:00 (Europe/Madrid)",
+        "every 2 days at 09:00 (UTC)",
+        "every Monday at 09:00 (Europe/Madrid)",
+    ]
+    # The next run on the row's clock, UTC beside it (no scheduler: expected, from the row).
+    assert re.search(r"\w{3} \d+ \w{3} 09:00 CES?T · 0[78]:00 UTC", content)
+
+
+def test_the_task_page_says_the_schedule_and_takes_the_zone(
+    admin_client: Client, zoned: dict[str, PeriodicTask]
+) -> None:
+    url = reverse("admin:autosched_periodictask_change", args=[zoned["weekly"].pk])
+    content = admin_client.get(url).content.decode()
+    assert "<dd>every Monday at 09:00 (Europe/Madrid)</dd>" in content
+    assert 'value="Mon 09:00"' in content
+    assert '<datalist id="autosched-zones">' in content
+    with translation.override("es"):
+        content = admin_client.get(url, headers={"accept-language": "es"}).content.decode()
+    assert "<dd>cada lunes a las 09:00 (Europe/Madrid)</dd>" in content
+    assert 'value="lun 09:00"' in content
