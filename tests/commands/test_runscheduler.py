@@ -115,20 +115,23 @@ def test_run_passes_the_rows_kwargs(rows: None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("interval", "offset", "cell"),
+    ("interval", "offset", "zone", "cell"),
     [
-        ("abc", None, "invalid interval 'abc'"),
-        (1.5, None, "invalid interval 1.5"),
-        (b"\x00", None, "invalid interval b'\\x00'"),
-        (60, 90, "invalid offset 90"),
+        ("abc", None, "", "invalid interval 'abc'"),
+        (1.5, None, "", "invalid interval 1.5"),
+        (b"\x00", None, "", "invalid interval b'\\x00'"),
+        (60, 90, "", "invalid offset 90"),
+        (86400, None, "Europe/Madird", "invalid time zone 'Europe/Madird'"),
+        (3600, None, "Europe/Madrid", "invalid time zone 'Europe/Madrid'"),
+        (86400, 32400, "Europe/Madrid", "every day at 09:00 (Europe/Madrid)"),
     ],
 )
 def test_list_says_what_is_wrong_with_a_row_instead_of_crashing(
-    interval: object, offset: object, cell: str
+    interval: object, offset: object, zone: str, cell: str
 ) -> None:
     # Values only raw SQL could write (the constraints and SQLite's triggers refuse them now,
     # but a database migrated before may hold them): one bad row must not hide the list.
-    assert _schedule_cell("t", interval, offset) == cell
+    assert _schedule_cell("t", interval, offset, zone) == cell
 
 
 def test_run_unregistered_function(rows: None) -> None:

@@ -32,6 +32,7 @@ from autosched.runner import (
 from autosched.runner.calls import in_process
 from autosched.schedule import effective_offset
 from autosched.scheduler import Scheduler
+from autosched.zones import ZoneError, check_zone
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -275,11 +276,15 @@ class Command(BaseCommand):
         )
 
 
-def _schedule_cell(name: str, interval: object, offset: object, zone: str) -> str:
+def _schedule_cell(name: str, interval: object, offset: object, zone: object = "") -> str:
     """Say a row's schedule, or what is wrong with it: one bad row must not hide the list."""
     if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
         return gettext("invalid interval %(value)r") % {"value": interval}
     if offset is not None and (not isinstance(offset, int) or not 0 <= offset < interval):
         return gettext("invalid offset %(value)r") % {"value": offset}
+    try:
+        zone = check_zone(zone, interval)
+    except ZoneError:
+        return gettext("invalid time zone %(value)r") % {"value": zone}
     spread = offset is None
     return schedule_words(interval, effective_offset(name, interval, offset), spread, zone)
