@@ -23,6 +23,7 @@ __all__ = [
     "in_span",
     "schedule_words",
     "short_span",
+    "slot_parts",
     "slot_words",
     "span_units",
 ]
@@ -198,18 +199,25 @@ def slot_words(slot: datetime, offset: int, timezone: str = "") -> str:
     "Mon 30 Mar 09:00 CEST · 07:00 UTC"; a slot that a clock change moved off the row's time
     of day (``offset``) says so: "Sun 29 Mar 03:30 CEST (moved from 02:30: clock change)".
     """
+    local, moved, utc = slot_parts(slot, offset, timezone)
+    return " · ".join(part for part in (" ".join(filter(None, (local, moved))), utc) if part)
+
+
+def slot_parts(slot: datetime, offset: int, timezone: str = "") -> tuple[str, str, str]:
+    """Return what ``slot_words`` says in three parts: local time, the move's note, UTC.
+
+    Without a zone (UTC) the local time is the UTC one, said once: ("", "", "… UTC").
+    """
     utc = slot.astimezone(UTC)
+    said_utc = f"{_clock(_seconds_of_day(utc))} UTC"
     if not timezone:
-        return f"{date_format(utc, 'D j M')} {_clock(_seconds_of_day(utc))} UTC"
+        return "", "", f"{date_format(utc, 'D j M')} {said_utc}"
     local = slot.astimezone(ZoneInfo(timezone))
     seconds = _seconds_of_day(local)
-    said = f"{date_format(local, 'D j M')} {_clock(seconds)} {local.tzname()}"
+    moved = ""
     if seconds != offset % 86_400:
-        said = gettext("%(slot)s (moved from %(time)s: clock change)") % {
-            "slot": said,
-            "time": _clock(offset),
-        }
-    return f"{said} · {_clock(_seconds_of_day(utc))} UTC"
+        moved = gettext("(moved from %(time)s: clock change)") % {"time": _clock(offset)}
+    return f"{date_format(local, 'D j M')} {_clock(seconds)} {local.tzname()}", moved, said_utc
 
 
 def _seconds_of_day(moment: datetime) -> int:

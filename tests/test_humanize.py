@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.utils import translation
 
-from autosched.humanize import humanize_interval, schedule_words
+from autosched.humanize import humanize_interval, schedule_words, slot_words
 from autosched.scheduler import MAX_INTERVAL_SECONDS
 
 
@@ -75,3 +77,25 @@ def test_whole_day_schedules_in_spanish() -> None:
             "cada lunes a las 09:00 (Europe/Madrid)"
         )
         assert schedule_words(14 * 86400, 32400) == "cada 2 semanas el jueves a las 09:00 (UTC)"
+
+
+@pytest.mark.parametrize(
+    ("slot", "words"),
+    [
+        # A daily 02:30 Europe/Madrid row around both 2026 clock changes.
+        (datetime(2026, 3, 28, 1, 30, tzinfo=UTC), "Sat 28 Mar 02:30 CET · 01:30 UTC"),
+        (
+            datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+            "Sun 29 Mar 03:30 CEST (moved from 02:30: clock change) · 01:30 UTC",
+        ),
+        (datetime(2026, 3, 30, 0, 30, tzinfo=UTC), "Mon 30 Mar 02:30 CEST · 00:30 UTC"),
+        (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "Sun 25 Oct 02:30 CEST · 00:30 UTC"),
+        (datetime(2026, 10, 26, 1, 30, tzinfo=UTC), "Mon 26 Oct 02:30 CET · 01:30 UTC"),
+    ],
+)
+def test_a_slot_is_said_on_the_zones_clock_with_utc_beside_it(slot: datetime, words: str) -> None:
+    assert slot_words(slot, 9000, "Europe/Madrid") == words
+
+
+def test_a_utc_slot_is_said_once() -> None:
+    assert slot_words(datetime(2026, 3, 29, 2, 30, tzinfo=UTC), 9000) == "Sun 29 Mar 02:30 UTC"

@@ -15,7 +15,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext, ngettext
 
-from autosched.humanize import duration_words, short_span, slot_words
+from autosched.humanize import duration_words, short_span, slot_parts
 from autosched.models import PeriodicTask
 from autosched.status import outcome_words, say_time, task_cells, task_state
 from autosched.zones import DAY
@@ -140,11 +140,12 @@ def _with_clock(cell: SafeString, task: PeriodicTask, slot: datetime) -> SafeStr
     offset = task.effective_offset
     if offset is None or task.interval_seconds % DAY:
         return cell
-    return format_html(
-        '{}<div class="autosched-small autosched-clock">{}</div>',
-        cell,
-        slot_words(slot, offset, task.timezone),
-    )
+    local, moved, utc = slot_parts(slot, offset, task.timezone)
+    parts = [format_html('<span class="autosched-nowrap">{}</span>', part) for part in (local, utc)]
+    if moved:
+        parts[0] = format_html('{} <span class="autosched-moved">{}</span>', parts[0], moved)
+    said = format_html("{} · {}", *parts) if local else parts[1]
+    return format_html('{}<div class="autosched-small autosched-clock">{}</div>', cell, said)
 
 
 def _running(status: dict[str, Any], now: datetime) -> SafeString:

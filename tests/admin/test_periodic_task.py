@@ -262,7 +262,11 @@ def test_the_list_says_whole_day_schedules_with_their_zone(
         "every Monday at 09:00 (Europe/Madrid)",
     ]
     # The next run on the row's clock, UTC beside it (no scheduler: expected, from the row).
-    assert re.search(r"\w{3} \d+ \w{3} 09:00 CES?T · 0[78]:00 UTC", content)
+    clocks = re.findall(r'<div class="autosched-small autosched-clock">(.*?)</div>', content)
+    said = [re.sub(r"<[^>]+>", "", clock) for clock in clocks]
+    assert len(said) == 3
+    assert re.fullmatch(r"\w{3} \d+ \w{3} 09:00 CES?T · 0[78]:00 UTC", said[0])
+    assert re.fullmatch(r"\w{3} \d+ \w{3} 09:00 UTC", said[1])  # a UTC row: said once
 
 
 def test_the_task_page_says_the_schedule_and_takes_the_zone(

@@ -504,3 +504,80 @@ def test_a_worker_rows_enqueue_time_counts_up_between_polls(page: Any, project: 
     finally:
         delete = f"PeriodicTask.objects.filter(name={name!r}).delete()"
         project.manage("shell", "-c", f"from autosched.models import PeriodicTask; {delete}")
+
+
+# A whole-day row in Madrid time ------------------------------------------------------------
+
+MADRID = f"{TASKS}madrid_report"
+SIZES = ((1280, 800), (1920, 1080), (390, 844))
+
+
+def no_overflow(page: Any) -> None:
+    width = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert width == 0, f"the page scrolls sideways by {width} px"
+
+
+def test_a_madrid_daily_row_is_made_in_the_form_and_said_on_its_clock(
+    page: Any, browser: Any, project: Project, capsys: Any
+) -> None:
+    """The zone from the searchable list, the words, the next run in CET/CEST with UTC beside.
+
+    Screenshots of the list and the row's page at 1280, 1920 and 390 px, in English and Spanish.
+    """
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{project.url}{CHANGELIST}add/")
+    zone = page.locator("#id_timezone")
+    assert zone.get_attribute("list") == "autosched-zones"
+    assert page.locator("#autosched-zones option").count() > 400
+    page.fill("#id_name", MADRID)
+    page.select_option("#id_function", "example_project.demo.tasks.prune_heartbeats")
+    page.fill("#id_interval_seconds", "1h")
+    page.fill("#id_offset_seconds", "")
+    zone.fill("Europe/Madrid")
+    page.click('input[name="_save"]')
+    expect(page.locator(".field-timezone .errorlist")).to_contain_text(
+        "A time zone is only for an interval of whole days"
+    )
+    page.fill("#id_interval_seconds", "1d")
+    page.fill("#id_offset_seconds", "02:30")
+    page.click('input[name="_save"]')
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    saved = []
+    try:
+        words = row(page, "madrid_report").locator(".autosched-words")
+        expect(words).to_have_text("every day at 02:30 (Europe/Madrid)")
+        clock = cell(page, "madrid_report", "next_run").locator(".autosched-clock")
+        expect(clock).to_have_text(re.compile(r"^\w{3} \d+ \w{3} 02:30 CES?T · 0[01]:30 UTC$"))
+        for language, headers in (("en", {}), ("es", {"Accept-Language": "es"})):
+            for width, height in SIZES:
+                options: dict[str, Any] = {"viewport": {"width": width, "height": height}}
+                if language == "es":
+                    options.update(locale="es-ES", extra_http_headers=headers)
+                if width < 500:
+                    options["is_mobile"] = True
+                shot = log_in(browser, project, **options)
+                try:
+                    expect(row(shot, "madrid_report")).to_be_visible()
+                    if width >= 1280:
+                        no_overflow(shot)
+                    saved.append(shoot(shot, f"madrid-changelist-{width}-{language}"))
+                    shot.locator("#result_list a.autosched-name", has_text=MADRID).click()
+                    expect(shot.locator("#id_timezone")).to_have_value("Europe/Madrid")
+                    no_overflow(shot)
+                    saved.append(shoot(shot, f"madrid-task-page-{width}-{language}"))
+                    if language == "es":
+                        expect(shot.locator(".autosched-facts")).to_contain_text(
+                            "cada día a las 02:30 (Europe/Madrid)"
+                        )
+                    assert shot.script_errors == []
+                finally:
+                    shot.context.close()
+    finally:
+        delete = f"PeriodicTask.objects.filter(name={MADRID!r}).delete()"
+        project.manage("shell", "-c", f"from autosched.models import PeriodicTask; {delete}")
+    with capsys.disabled():
+        print("\nScreenshots of a Madrid row:", *map(str, saved), sep="\n  ")
