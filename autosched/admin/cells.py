@@ -144,7 +144,7 @@ def _with_clock(cell: SafeString, task: PeriodicTask, slot: datetime) -> SafeStr
     parts = [format_html('<span class="autosched-nowrap">{}</span>', part) for part in (local, utc)]
     if moved:
         parts[0] = format_html('{} <span class="autosched-moved">{}</span>', parts[0], moved)
-    said = format_html("{} · {}", *parts) if local else parts[1]
+    said = format_html("{}&nbsp;· {}", *parts) if local else parts[1]  # the dot ends a line
     return format_html('{}<div class="autosched-small autosched-clock">{}</div>', cell, said)
 
 

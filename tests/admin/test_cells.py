@@ -16,7 +16,7 @@ NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
 def text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    return " ".join(re.sub(r"<[^>]+>|&nbsp;", " ", html).split())
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from typing import Any
 
 import pytest
@@ -263,7 +264,7 @@ def test_the_list_says_whole_day_schedules_with_their_zone(
     ]
     # The next run on the row's clock, UTC beside it (no scheduler: expected, from the row).
     clocks = re.findall(r'<div class="autosched-small autosched-clock">(.*?)</div>', content)
-    said = [re.sub(r"<[^>]+>", "", clock) for clock in clocks]
+    said = [" ".join(unescape(re.sub(r"<[^>]+>", "", clock)).split()) for clock in clocks]
     assert len(said) == 3
     assert re.fullmatch(r"\w{3} \d+ \w{3} 09:00 CES?T · 0[78]:00 UTC", said[0])
     assert re.fullmatch(r"\w{3} \d+ \w{3} 09:00 UTC", said[1])  # a UTC row: said once
