@@ -4,21 +4,28 @@
   ``anchor + k * interval``, the anchor being when it was added, enabled or started. Wall-clock
   changes never move it.
 * A task with an offset sits on a grid of the UTC clock: slot ``k`` is the instant
-  ``offset + k * interval`` in seconds since 1970-01-01 UTC. Every process computes the same
-  slots, so a restart or a takeover moves nothing. The timer still sleeps on the monotonic
-  clock; the slot is derived again from the wall clock each time the task is rescheduled, and
-  the time of the last slot run never decreases, so a clock step causes no burst and no
-  second run of a slot.
+  ``offset + k * interval`` in seconds since 1970-01-01 UTC, or, for a task with a time zone,
+  the wall time of the k-th date of its grid of local dates (``slots.py``, SPEC §5: such
+  slots are not evenly spaced, and two neighbours may fall on one instant). Every process
+  computes the same slots, so a restart or a takeover moves nothing. The timer still sleeps
+  on the monotonic clock; the slot is derived again from the wall clock each time the task
+  is rescheduled, and the time of the last slot run never decreases, so a clock step causes
+  no burst and no second run of a slot.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import TYPE_CHECKING
+
+from autosched.scheduler.slots import earliest_next_start, first_slot_after, slot_instant
 
 if TYPE_CHECKING:
     from autosched.scheduler.task import ScheduledTask
+
+__all__ = ["Entry", "first_slot_after", "next_slot"]
 
 #: A sleep longer than this many seconds until an aligned slot ends early, by a share of its
 #: length, so that the wall clock is read again close to the slot (the monotonic and the wall
@@ -47,17 +54,6 @@ def next_slot(anchor: float, interval: float, fired_slot: int, now: float) -> tu
     return target, target - slot
 
 
-def first_slot_after(wall: float, interval: float, offset: float) -> int:
-    """Return the number of the first aligned slot strictly after the epoch time ``wall``."""
-    slot = math.floor((wall - offset) / interval) + 1
-    # Guard against float rounding on either side.
-    while offset + (slot - 1) * interval > wall:
-        slot -= 1
-    while offset + slot * interval <= wall:
-        slot += 1
-    return slot
-
-
 @dataclass(eq=False, slots=True)
 class Entry:
     """A task's place on its grid, and the timer's view of it."""
@@ -77,9 +73,14 @@ class Entry:
 
     def slot_time(self, slot: int | None = None) -> float:
         """Return the epoch time of an aligned slot (the current one by default)."""
-        offset = self.task.offset_seconds
-        assert offset is not None
-        return offset + (self.slot if slot is None else slot) * self.task.interval_seconds
+        task = self.task
+        return slot_instant(
+            task.interval_seconds, self._offset, self.slot if slot is None else slot, task.zone
+        )
+
+    def first_after(self, wall: float) -> int:
+        """Return the number of the first aligned slot strictly after the epoch time ``wall``."""
+        return first_slot_after(wall, self.task.interval_seconds, self._offset, self.task.zone)
 
     # -- choosing the next slot ------------------------------------------------------------
 
@@ -92,7 +93,7 @@ class Entry:
         if not self.aligned:
             self.anchor, self.slot = now, 1
             return
-        slot = first_slot_after(wall, self.task.interval_seconds, self._offset)
+        slot = self.first_after(wall)
         if catch_up > 0 and self.slot_time(slot - 1) > wall - catch_up:
             slot -= 1
         self.slot = self._allowed(slot, now, wall)
@@ -101,7 +102,7 @@ class Entry:
         """Move the next run after a change of interval or offset, or after an enable."""
         interval = self.task.interval_seconds
         if self.aligned:
-            self.slot = self._allowed(first_slot_after(wall, interval, self._offset), now, wall)
+            self.slot = self._allowed(self.first_after(wall), now, wall)
         elif self.last_start is None:
             self.anchor, self.slot = now, 1
         elif self.last_start + interval > now:
@@ -123,8 +124,8 @@ class Entry:
             return scheduled, missed
         if wall < self.slot_time() - TOLERANCE:
             return None
-        latest = max(self.slot, first_slot_after(wall, interval, self._offset) - 1)
-        missed, self.last_slot_time = latest - self.slot, self.slot_time(latest)
+        latest = max(self.slot, self.first_after(wall) - 1)
+        missed, self.last_slot_time = self._missed(latest), self.slot_time(latest)
         # The next run is at least half an interval after this one (which starts now).
         self.slot = self._allowed(latest + 1, now, wall, started=now)
         return self.slot_time(latest), missed
@@ -156,12 +157,24 @@ class Entry:
         """Return the first slot from ``slot`` on that may run: never one already run, and
         never less than half an interval after the last run started."""
         if self.last_slot_time is not None and self.slot_time(slot) <= self.last_slot_time:
-            slot = first_slot_after(self.last_slot_time, self.task.interval_seconds, self._offset)
+            slot = self.first_after(self.last_slot_time)
         last_start = self.last_start if started is None else started
         if last_start is not None:
             interval = self.task.interval_seconds
-            earliest = last_start + interval / 2  # monotonic
+            earliest = earliest_next_start(last_start, interval)  # monotonic
             due = now + (self.slot_time(slot) - wall)
-            if due < earliest:
+            if due < earliest and self.task.zone is None:
                 slot += math.ceil((earliest - due) / interval)
+            elif due < earliest:
+                # A zone's slots are not evenly spaced: step to the first one late enough.
+                while now + (self.slot_time(slot) - wall) < earliest:
+                    slot += 1
         return slot
+
+    def _missed(self, latest: int) -> int:
+        """Return how many slots after the current one up to ``latest`` were not run."""
+        if self.task.zone is None:
+            return latest - self.slot
+        # Two dates of a zone's grid may fall on one instant: that is one slot, not two.
+        times = [self.slot_time(slot) for slot in range(self.slot, latest + 1)]
+        return sum(1 for earlier, later in pairwise(times) if later > earlier)

@@ -38,6 +38,7 @@ from autosched.scheduler.validation import (
     check_interval,
     check_offset,
     check_timeout,
+    check_timezone,
 )
 
 __all__ = ["CANCEL_WAIT", "RunEvent", "Scheduler"]
@@ -98,11 +99,14 @@ class Scheduler(Timetable):
         *,
         offset: int | float | None = None,
         timeout: int | float | None = None,
+        timezone: str | None = None,
     ) -> None:
         """Add a task: first run one interval from now, or at the next slot of its offset.
 
         With ``offset`` (``0 <= offset < interval``) the task's slots are the UTC instants
-        ``offset + k * interval_seconds`` since the epoch. ``timeout`` bounds each run.
+        ``offset + k * interval_seconds`` since the epoch. With ``timezone`` too (an IANA
+        name; the interval whole days) they are the local wall time ``offset % 86400`` of every
+        n-th date there (SPEC §5, ``next_slots``). ``timeout`` bounds each run.
         """
         task = ScheduledTask(
             name,
@@ -111,6 +115,7 @@ class Scheduler(Timetable):
             enabled=bool(enabled),
             offset_seconds=offset,
             timeout_seconds=timeout,
+            timezone=timezone,
         )
         with self._lock:
             if name in self.tasks:
@@ -160,28 +165,39 @@ class Scheduler(Timetable):
             entry.gen += 1
 
     def update_task_interval(
-        self, name: str, interval_seconds: int | float, *, offset: int | float | None = _KEEP
+        self,
+        name: str,
+        interval_seconds: int | float,
+        *,
+        offset: int | float | None = _KEEP,
+        timezone: str | None = _KEEP,
     ) -> None:
-        """Change a task's interval (and its offset, if given), then move its next run.
+        """Change a task's interval (and its offset and zone, if given), then move its next run.
 
         Without an offset the next run is the last run plus the new interval (now plus the
         new interval if it never ran). With one it is the first slot of the new grid at least
-        half an interval after the last run started (or after now, if it never ran).
+        half an interval after the last run started (or after now, if it never ran). A zoned
+        task keeps its zone unless ``timezone`` is given: a sub-day interval with a zone is
+        refused, and nothing changes.
         """
         with self._lock:
-            entry = self._entry(name)
+            task = self._entry(name).task
             interval = check_interval(name, interval_seconds)
-            offset = entry.task.offset_seconds if offset is _KEEP else offset
+            offset = task.offset_seconds if offset is _KEEP else offset
             offset = check_offset(name, offset, interval)
-            entry.task.interval_seconds, entry.task.offset_seconds = interval, offset
-            self._retime(entry)
+            timezone = task.timezone if timezone is _KEEP else timezone
+            timezone = check_timezone(name, timezone, interval, offset)
+            task.interval_seconds, task.offset_seconds = interval, offset
+            task.set_timezone(timezone)
+            self._retime(self._entries[name])
 
     def update_task_offset(self, name: str, offset: int | float | None) -> None:
         """Put a task on the UTC grid of ``offset`` (None: back on the monotonic grid)."""
-        with self._lock:
-            entry = self._entry(name)
-            entry.task.offset_seconds = check_offset(name, offset, entry.task.interval_seconds)
-            self._retime(entry)
+        self.update_task_interval(name, self._entry(name).task.interval_seconds, offset=offset)
+
+    def update_task_timezone(self, name: str, timezone: str | None) -> None:
+        """Put a task's slots on the wall time of its offset in ``timezone`` (None: UTC)."""
+        self.update_task_interval(name, self._entry(name).task.interval_seconds, timezone=timezone)
 
     def update_task_func(self, name: str, func: Callable[[], Any]) -> None:
         """Call ``func`` from the task's next run on; a run in progress finishes as it began."""
@@ -315,9 +331,7 @@ class Scheduler(Timetable):
                 continue
             offset = task.offset_seconds
             if offset is not None and entry.due is not None:
-                interval = task.interval_seconds
-                upcoming = offset + entry.slot * interval
-                previous = upcoming - interval
+                upcoming, previous = entry.slot_time(), entry.slot_time(entry.slot - 1)
                 if previous <= wall < upcoming and not (
                     catch_up > 0 and previous > wall - catch_up
                 ):

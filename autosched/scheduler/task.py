@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import FunctionType, MethodType
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from autosched.scheduler.validation import (
     check_func,
@@ -17,6 +18,8 @@ from autosched.scheduler.validation import (
     check_name,
     check_offset,
     check_timeout,
+    check_timezone,
+    find_zone,
 )
 
 Outcome = Literal["ok", "error", "cancelled", "timeout"]
@@ -69,6 +72,11 @@ class ScheduledTask:
     offset_seconds: int | float | None = None
     #: Seconds after which an async run is cancelled and a sync run reported as overrunning.
     timeout_seconds: int | float | None = None
+    #: An IANA zone name: the slots are a wall time of every n-th local date there (SPEC §5).
+    #: Only with an offset and an interval of whole days; None (or "UTC"): the UTC grid.
+    timezone: str | None = None
+    #: The zone of ``timezone``, None for UTC; set with it.
+    zone: ZoneInfo | None = field(default=None, init=False, repr=False)
     # Run state since the scheduler started; never persisted.
     running: bool = field(default=False, init=False)
     #: The running run has outlived ``timeout_seconds`` (a sync function cannot be stopped).
@@ -91,8 +99,15 @@ class ScheduledTask:
         self.interval_seconds = check_interval(self.name, self.interval_seconds)
         self.offset_seconds = check_offset(self.name, self.offset_seconds, self.interval_seconds)
         self.timeout_seconds = check_timeout(self.name, self.timeout_seconds)
+        self.set_timezone(
+            check_timezone(self.name, self.timezone, self.interval_seconds, self.offset_seconds)
+        )
         if self.next_run is None and self.enabled:
             self.next_run = utcnow() + interval_delta(self.interval_seconds)
+
+    def set_timezone(self, timezone: str | None) -> None:
+        """Set ``timezone`` (already checked) and the zone it names."""
+        self.timezone, self.zone = timezone, find_zone(self.name, timezone)
 
     def status(
         self,
@@ -122,6 +137,7 @@ class ScheduledTask:
             "next_run": next_run.isoformat() if next_run is not None else None,
             "seconds_until_next": seconds_until_next,
             "offset_seconds": self.offset_seconds,
+            "timezone": self.timezone,
             "timeout_seconds": self.timeout_seconds,
             "running": self.running,
             "running_for": max(running_for, 0.0) if running_for is not None else None,
