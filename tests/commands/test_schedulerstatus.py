@@ -155,3 +155,13 @@ def test_a_worker_row_shows_the_workers_outcome_beside_the_enqueue() -> None:
     remote = json.loads(status_command("--json"))["tasks"]["remote"]
     assert (remote["last_outcome"], remote["worker_host"]) == ("error", "w2")
     assert remote["enqueue_outcome"] is None
+
+
+def test_a_whole_day_tasks_zone_is_shown_beside_its_interval() -> None:
+    scheduler = Scheduler()
+    scheduler.add_task("report", job, 86400, offset=9000, timezone="Europe/Madrid")
+    StatusPublisher(scheduler).publish()
+    (line,) = [line for line in status_command().splitlines() if line.startswith("report")]
+    assert line.split()[:5] == ["report", "yes", "1", "d", "(Europe/Madrid)"]
+    task = json.loads(status_command("--json"))["tasks"]["report"]
+    assert (task["timezone"], task["offset_seconds"]) == ("Europe/Madrid", 9000)

@@ -104,7 +104,7 @@ class Command(BaseCommand):
                 (
                     name,
                     yes_no(status["enabled"]),
-                    short_span(status["interval_seconds"]),
+                    _interval(status),
                     cells["running"] or "-",
                     cells["next_run"] or "-",
                     cells["last_run"],
@@ -125,6 +125,13 @@ class Command(BaseCommand):
             next_run = in_span((when - now).total_seconds()) if when else "-"
             rows.append((task.name, yes_no(task.enabled), task.schedule_display, next_run))
         write_table(self, rows)
+
+
+def _interval(status: dict[str, Any]) -> str:
+    """Say the interval, and a whole-day task's zone: "1 d (Europe/Madrid)"."""
+    span = short_span(status["interval_seconds"])
+    zone = status.get("timezone")
+    return f"{span} ({zone})" if zone else span
 
 
 #: Longest error text in the table's outcome cell (``--json`` has it whole).
