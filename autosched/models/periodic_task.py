@@ -298,8 +298,8 @@ class PeriodicTask(models.Model):
         problem = check_backend(self.tasks_backend) if self.run_on == RunOn.WORKER else None
         if problem and not errors.keys() & {"run_on", "tasks_backend"}:
             errors["tasks_backend"] = [ValidationError(problem, code="unknown_backend")]
-        self._check_offset(errors)
-        self._check_timezone(errors)
+        self._check_timezone(errors, exclude)
+        self._check_offset(errors, exclude)
         self._check_kwargs(errors, exclude)
         self._check_name(errors)
         if self.run_on == RunOn.WORKER and not (self.queue_name or "").strip():
@@ -344,12 +344,30 @@ class PeriodicTask(models.Model):
                 }
             )
 
-    def _check_offset(self, errors: dict[str, list[ValidationError]]) -> None:
+    @staticmethod
+    def _blamed(field: str, exclude: Collection[str] | None) -> str | None:
+        """Return the field to put an error about ``field`` and the interval on, or None.
+
+        A form leaving ``field`` out (the list's interval editing) cannot show an error on it:
+        the interval it changed takes it. A check of neither field is skipped.
+        """
+        if not exclude or field not in exclude:
+            return field
+        return None if "interval_seconds" in exclude else "interval_seconds"
+
+    def _check_offset(
+        self, errors: dict[str, list[ValidationError]], exclude: Collection[str] | None
+    ) -> None:
         offset, interval = self.offset_seconds, self.interval_seconds
-        if offset is None or errors.keys() & {"offset_seconds", "interval_seconds"}:
+        blamed = self._blamed("offset_seconds", exclude)
+        if (
+            offset is None
+            or blamed is None
+            or errors.keys() & {"offset_seconds", "interval_seconds"}
+        ):
             return
         if not isinstance(offset, int) or not isinstance(interval, int) or offset >= interval:
-            errors["offset_seconds"] = [
+            errors[blamed] = [
                 ValidationError(
                     _(
                         "The offset must be below the interval (%(interval)s s): it says where "
@@ -360,13 +378,16 @@ class PeriodicTask(models.Model):
                 )
             ]
 
-    def _check_timezone(self, errors: dict[str, list[ValidationError]]) -> None:
-        if errors.keys() & {"timezone", "interval_seconds"}:
+    def _check_timezone(
+        self, errors: dict[str, list[ValidationError]], exclude: Collection[str] | None
+    ) -> None:
+        blamed = self._blamed("timezone", exclude)
+        if blamed is None or errors.keys() & {"timezone", "interval_seconds"}:
             return
         try:
             check_zone(self.timezone, self.interval_seconds)
         except ZoneError as exc:
-            errors["timezone"] = [
+            errors[blamed] = [
                 ValidationError(
                     ZONE_MESSAGES[exc.code],
                     code=f"timezone_{exc.code}",

@@ -282,3 +282,23 @@ def test_the_task_page_says_the_schedule_and_takes_the_zone(
         content = admin_client.get(url, headers={"accept-language": "es"}).content.decode()
     assert "<dd>cada lunes a las 09:00 (Europe/Madrid)</dd>" in content
     assert 'value="lun 09:00"' in content
+
+
+def test_the_list_refuses_a_sub_day_interval_for_a_zoned_row(
+    admin_client: Client, zoned: dict[str, PeriodicTask]
+) -> None:
+    # Not the database's constraint failing with a server error: the row's message.
+    response = list_edit(admin_client, zoned["daily"], "1h", enabled=True)
+    assert response.status_code == 200
+    assert "A time zone is only for an interval of whole days" in response.content.decode()
+    zoned["daily"].refresh_from_db()
+    assert zoned["daily"].interval_seconds == 86400
+
+
+def test_the_list_refuses_an_interval_not_above_the_offset(
+    admin_client: Client, zoned: dict[str, PeriodicTask]
+) -> None:
+    # The offset is not in the list's form: the interval takes the message (was a 500).
+    response = list_edit(admin_client, zoned["every-other"], "30m", enabled=True)
+    assert response.status_code == 200
+    assert "The offset must be below the interval (1800 s)" in response.content.decode()
