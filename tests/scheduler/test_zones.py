@@ -246,3 +246,30 @@ def test_a_change_of_zone_moves_the_next_run(monkeypatch: pytest.MonkeyPatch) ->
         assert scheduler.tasks["t"].timezone is None
 
     clock.run(main, monkeypatch)
+
+
+def test_a_skipped_day_is_one_run_and_no_missed_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    # Pacific/Apia went from 2011-12-29 24:00 -10 to 2011-12-31 00:00 +14: the 30th's 10:00,
+    # read at -10, is 20:00Z on the 30th, which is also the 31st's 10:00 +14.
+    clock = VirtualClock(utc("2011-12-28 12:00"))
+    runs = Runs(clock)
+
+    async def main() -> Scheduler:
+        scheduler = Scheduler(wall_clock=clock.wall)
+        scheduler.add_task("apia", runs, DAY, offset=10 * H, timezone="Pacific/Apia")
+        started = asyncio.create_task(scheduler.start())
+        await advance_to(clock, "2012-01-01 12:00")
+        scheduler.stop()
+        await started
+        return scheduler
+
+    scheduler = clock.run(main, monkeypatch)
+    assert runs.slots == [
+        utc("2011-12-28 20:00"),
+        utc("2011-12-29 20:00"),
+        utc("2011-12-30 20:00"),
+        utc("2011-12-31 20:00"),
+    ]
+    assert scheduler.tasks["apia"].skip_count == 0  # the two dates of one instant: one slot
