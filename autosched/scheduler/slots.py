@@ -79,12 +79,12 @@ def first_slot_after(
         while offset + slot * interval <= wall:
             slot += 1
         return slot
-    # A date's slot lies within a day of its wall time read as UTC (offsets are -12 h to
-    # +14 h; a skipped day's wall time reads an offset of the day before), so the grid date
-    # two days before ``wall`` read as a date is not after it; step on from there, the
-    # instants never decreasing.
+    # A date's slot is its wall time read as UTC minus an offset of -16 h (old local mean
+    # times; a skipped day reads the offset of the day before) to +14 h, so the grid date a
+    # day before ``wall`` read as a date falls before it; step on from there, the instants
+    # never decreasing.
     days = int(interval) // DAY
-    start = (math.floor((wall - offset % DAY) / DAY) - 2 - int(offset // DAY)) // days
+    start = (math.floor((wall - offset % DAY) / DAY) - 1 - int(offset // DAY)) // days
     slot = start
     while slot_instant(interval, offset, slot, zone) <= wall:
         slot += 1
