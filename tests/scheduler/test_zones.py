@@ -273,3 +273,42 @@ def test_a_skipped_day_is_one_run_and_no_missed_slot(monkeypatch: pytest.MonkeyP
         utc("2011-12-31 20:00"),
     ]
     assert scheduler.tasks["apia"].skip_count == 0  # the two dates of one instant: one slot
+
+
+def test_a_retime_follows_next_run_after_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from autosched.scheduler import next_run_after_last
+
+    clock = VirtualClock(utc("2026-03-28 12:00"))
+    runs = Runs(clock)
+
+    async def main() -> Scheduler:
+        scheduler = Scheduler(wall_clock=clock.wall)
+        scheduler.add_task("report", runs, DAY, offset=AT_0230, timezone=BERLIN)
+        started = asyncio.create_task(scheduler.start())
+        await advance_to(clock, "2026-03-29 03:00")  # ran at 01:30Z (03:30 CEST)
+        # 14:00 CEST today is 12:00Z, less than half a day after the run: tomorrow's it is.
+        scheduler.update_task_interval("report", DAY, offset=14 * H)
+        scheduler.stop()
+        await started
+        return scheduler
+
+    scheduler = clock.run(main, monkeypatch)
+    assert runs.slots == [utc("2026-03-29 01:30")]
+    expected = utc("2026-03-30 12:00")
+    assert scheduler.tasks["report"].next_run == expected
+    last_run = scheduler.tasks["report"].last_run
+    assert last_run == utc("2026-03-29 01:30")
+    now = utc("2026-03-29 03:00")
+    assert next_run_after_last(DAY, 14 * H, now, last_run, timezone=BERLIN) == expected
+
+
+def test_a_task_built_by_hand_is_checked_too() -> None:
+    from autosched.scheduler import ScheduledTask
+
+    with pytest.raises(TimezoneError, match=r"Task 'hand'.*3600"):
+        ScheduledTask("hand", noop, H, offset_seconds=0, timezone=BERLIN)
+    task = ScheduledTask("hand", noop, DAY, offset_seconds=0, timezone=BERLIN)
+    assert task.zone == ZoneInfo(BERLIN)
+    assert task.status(None, utc("2026-01-01 00:00"))["timezone"] == BERLIN
