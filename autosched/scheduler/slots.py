@@ -19,6 +19,10 @@ Z = UTC slot k is ``offset + k * interval`` exactly as without a zone. Instants 
 with k (no zone's offset ever jumped by more than a day), but they are not evenly spaced and
 two neighbours may be equal. Every slot is derived from the anchor 1970-01-01, never from a
 previous run.
+
+The offset is always a number here. A row's blank offset means its spread offset, which the
+caller resolves first (``autosched.schedule.effective_offset``); a core task added without an
+offset sits on the monotonic clock, one interval after it was added, and has no fixed slots.
 """
 
 from __future__ import annotations
