@@ -312,3 +312,30 @@ def test_a_task_built_by_hand_is_checked_too() -> None:
     task = ScheduledTask("hand", noop, DAY, offset_seconds=0, timezone=BERLIN)
     assert task.zone == ZoneInfo(BERLIN)
     assert task.status(None, utc("2026-01-01 00:00"))["timezone"] == BERLIN
+
+
+def test_slots_missed_over_a_dst_change_are_coalesced_into_one_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    clock = VirtualClock(utc("2026-03-27 12:00"))
+    runs = Runs(clock)
+
+    async def main() -> Scheduler:
+        scheduler = Scheduler(wall_clock=clock.wall)
+        scheduler.add_task("report", runs, DAY, offset=AT_0230, timezone=BERLIN)
+        started = asyncio.create_task(scheduler.start())
+        await asyncio.sleep(0)
+        # The machine sleeps three days, over the spring-forward day: both clocks jump.
+        clock.monotonic += 3 * DAY
+        await advance_to(clock, "2026-03-31 12:00")
+        scheduler.stop()
+        await started
+        return scheduler
+
+    scheduler = clock.run(main, monkeypatch)
+    # The 28th, 29th and 30th fell while asleep: one run for the latest, two missed.
+    assert runs.slots == [utc("2026-03-30 00:30"), utc("2026-03-31 00:30")]
+    assert runs.walls[0] == utc("2026-03-30 12:00")
+    assert scheduler.tasks["report"].skip_count == 2
