@@ -19,6 +19,10 @@ Z = UTC slot k is ``offset + k * interval`` exactly as without a zone. Instants 
 with k (no zone's offset ever jumped by more than a day), but they are not evenly spaced and
 two neighbours may be equal. Every slot is derived from the anchor 1970-01-01, never from a
 previous run.
+
+The offset is always a number here. A row's blank offset means its spread offset, which the
+caller resolves first (``autosched.schedule.effective_offset``); a core task added without an
+offset sits on the monotonic clock, one interval after it was added, and has no fixed slots.
 """
 
 from __future__ import annotations
@@ -79,12 +83,12 @@ def first_slot_after(
         while offset + slot * interval <= wall:
             slot += 1
         return slot
-    # A date's slot lies within a day of its wall time read as UTC (offsets are -12 h to
-    # +14 h; a skipped day's wall time reads an offset of the day before), so the grid date
-    # two days before ``wall`` read as a date is not after it; step on from there, the
-    # instants never decreasing.
+    # A date's slot is its wall time read as UTC minus an offset of -16 h (old local mean
+    # times; a skipped day reads the offset of the day before) to +14 h, so the grid date a
+    # day before ``wall`` read as a date falls before it; step on from there, the instants
+    # never decreasing.
     days = int(interval) // DAY
-    start = (math.floor((wall - offset % DAY) / DAY) - 2 - int(offset // DAY)) // days
+    start = (math.floor((wall - offset % DAY) / DAY) - 1 - int(offset // DAY)) // days
     slot = start
     while slot_instant(interval, offset, slot, zone) <= wall:
         slot += 1

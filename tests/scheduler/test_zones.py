@@ -246,3 +246,96 @@ def test_a_change_of_zone_moves_the_next_run(monkeypatch: pytest.MonkeyPatch) ->
         assert scheduler.tasks["t"].timezone is None
 
     clock.run(main, monkeypatch)
+
+
+def test_a_skipped_day_is_one_run_and_no_missed_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    # Pacific/Apia went from 2011-12-29 24:00 -10 to 2011-12-31 00:00 +14: the 30th's 10:00,
+    # read at -10, is 20:00Z on the 30th, which is also the 31st's 10:00 +14.
+    clock = VirtualClock(utc("2011-12-28 12:00"))
+    runs = Runs(clock)
+
+    async def main() -> Scheduler:
+        scheduler = Scheduler(wall_clock=clock.wall)
+        scheduler.add_task("apia", runs, DAY, offset=10 * H, timezone="Pacific/Apia")
+        started = asyncio.create_task(scheduler.start())
+        await advance_to(clock, "2012-01-01 12:00")
+        scheduler.stop()
+        await started
+        return scheduler
+
+    scheduler = clock.run(main, monkeypatch)
+    assert runs.slots == [
+        utc("2011-12-28 20:00"),
+        utc("2011-12-29 20:00"),
+        utc("2011-12-30 20:00"),
+        utc("2011-12-31 20:00"),
+    ]
+    assert scheduler.tasks["apia"].skip_count == 0  # the two dates of one instant: one slot
+
+
+def test_a_retime_follows_next_run_after_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from autosched.scheduler import next_run_after_last
+
+    clock = VirtualClock(utc("2026-03-28 12:00"))
+    runs = Runs(clock)
+
+    async def main() -> Scheduler:
+        scheduler = Scheduler(wall_clock=clock.wall)
+        scheduler.add_task("report", runs, DAY, offset=AT_0230, timezone=BERLIN)
+        started = asyncio.create_task(scheduler.start())
+        await advance_to(clock, "2026-03-29 03:00")  # ran at 01:30Z (03:30 CEST)
+        # 14:00 CEST today is 12:00Z, less than half a day after the run: tomorrow's it is.
+        scheduler.update_task_interval("report", DAY, offset=14 * H)
+        scheduler.stop()
+        await started
+        return scheduler
+
+    scheduler = clock.run(main, monkeypatch)
+    assert runs.slots == [utc("2026-03-29 01:30")]
+    expected = utc("2026-03-30 12:00")
+    assert scheduler.tasks["report"].next_run == expected
+    last_run = scheduler.tasks["report"].last_run
+    assert last_run == utc("2026-03-29 01:30")
+    now = utc("2026-03-29 03:00")
+    assert next_run_after_last(DAY, 14 * H, now, last_run, timezone=BERLIN) == expected
+
+
+def test_a_task_built_by_hand_is_checked_too() -> None:
+    from autosched.scheduler import ScheduledTask
+
+    with pytest.raises(TimezoneError, match=r"Task 'hand'.*3600"):
+        ScheduledTask("hand", noop, H, offset_seconds=0, timezone=BERLIN)
+    task = ScheduledTask("hand", noop, DAY, offset_seconds=0, timezone=BERLIN)
+    assert task.zone == ZoneInfo(BERLIN)
+    assert task.status(None, utc("2026-01-01 00:00"))["timezone"] == BERLIN
+
+
+def test_slots_missed_over_a_dst_change_are_coalesced_into_one_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    clock = VirtualClock(utc("2026-03-27 12:00"))
+    runs = Runs(clock)
+
+    async def main() -> Scheduler:
+        scheduler = Scheduler(wall_clock=clock.wall)
+        scheduler.add_task("report", runs, DAY, offset=AT_0230, timezone=BERLIN)
+        started = asyncio.create_task(scheduler.start())
+        await asyncio.sleep(0)
+        # The machine sleeps three days, over the spring-forward day: both clocks jump.
+        clock.monotonic += 3 * DAY
+        await advance_to(clock, "2026-03-31 12:00")
+        scheduler.stop()
+        await started
+        return scheduler
+
+    scheduler = clock.run(main, monkeypatch)
+    # The 28th, 29th and 30th fell while asleep: one run for the latest, two missed.
+    assert runs.slots == [utc("2026-03-30 00:30"), utc("2026-03-31 00:30")]
+    assert runs.walls[0] == utc("2026-03-30 12:00")
+    assert scheduler.tasks["report"].skip_count == 2
