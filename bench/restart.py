@@ -1,6 +1,6 @@
 """Benchmark of schedules across restarts: autosched against APScheduler 3 and celery-beat.
 
-    python bench/restart.py [--scale 5] [--tasks 1000] [--no-beat]
+    python bench/restart.py [--scale 5] [--tasks 1000] [--grace 0] [--no-beat]
 
 The restart workload: a 60 s task, its scheduler restarted every 40 s for 600 s (10 slots).
 Every scheduler runs as real processes, with time scaled down ``--scale`` times (5: a 12 s
@@ -536,7 +536,7 @@ def table(restart: Result, hourly: Result, args: argparse.Namespace, took: float
         f"{RESTART_EVERY} s for {DURATION} s; {tasks} hourly tasks created together",
         f"Real processes, time scaled down {scale}x: a {interval} s task, restarted (SIGTERM, "
         f"wait, start anew) every {period:g} s for {window:g} s; {len(restart)} workloads at once, "
-        "SQLite",
+        f"SQLite; autosched's AUTOSCHED_MISSED_SLOT_GRACE = {args.grace:g} s",
         f"Python {platform.python_version()}, Django {django.get_version()}, celery "
         f"{version('celery')}, {os.cpu_count()} CPUs, "
         f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; took {took:.0f} s; load avg before "
@@ -595,6 +595,12 @@ def main() -> int:
     parser.add_argument(
         "--tasks", type=int, default=1000, help="hourly tasks for the second figure (default 1000)"
     )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=0.0,
+        help="autosched's AUTOSCHED_MISSED_SLOT_GRACE, in seconds (default 0)",
+    )
     parser.add_argument("--no-beat", action="store_true", help="leave celery-beat out")
     parser.add_argument(
         "--child",
@@ -632,6 +638,7 @@ def main() -> int:
 def run_all(args: argparse.Namespace) -> int:
     began = time.monotonic()
     args.load_before = os.getloadavg()[0]
+    os.environ["BENCH_MISSED_SLOT_GRACE"] = repr(args.grace)  # read by restart_settings
     sides = [side for side in SIDES if side != "beat" or not args.no_beat]
     with tempfile.TemporaryDirectory(prefix="autosched-restart-") as name:
         workdir = Path(name)

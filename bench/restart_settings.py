@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sync_settings import (  # noqa: F401
     DATABASES,
     DEFAULT_AUTO_FIELD,
@@ -16,3 +18,5 @@ INSTALLED_APPS = [
     "autosched",
     "restart_tasks",  # a module, not a package: the app and its registered function in one
 ]
+# bench/restart.py --grace: the late run of a missed slot after a crash (0, the default: none).
+AUTOSCHED_MISSED_SLOT_GRACE = float(os.environ.get("BENCH_MISSED_SLOT_GRACE", "0"))

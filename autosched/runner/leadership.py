@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -25,14 +26,29 @@ from autosched.models import SchedulerLease
 from autosched.models.lease import LeaseClaim
 from autosched.runner.identity import Identity
 
-__all__ = ["Leadership", "Role"]
+__all__ = ["Handover", "Leadership", "Role"]
 
 logger = logging.getLogger("autosched")
 
 Role = Literal["active", "standby"]
-#: A standby taking over from a graceful stop runs the latest slot that nobody ran since, if
-#: the old scheduler stopped launching at most this many seconds before.
+#: A process taking the lease after a graceful stop runs each task's latest slot that nobody
+#: ran since, if the old scheduler stopped launching at most this many seconds before.
 HANDOVER_WINDOW = 5.0
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A graceful stop that this process took the lease after."""
+
+    #: When the previous holder stopped launching runs, by this host's wall clock (aware).
+    since: datetime
+    #: Seconds from that stop until this process took the lease (the database's clock).
+    gap: float
+
+    @property
+    def in_time(self) -> bool:
+        """Return whether the lease was taken soon enough to run the slots missed since."""
+        return self.gap <= HANDOVER_WINDOW
 
 
 def _say_time(moment: datetime) -> str:
@@ -60,6 +76,7 @@ class Leadership:
         ttl: float | None = None,
         renew_every: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.using = using
         self.name = name
@@ -72,12 +89,11 @@ class Leadership:
         self.on_change: Callable[[], None] | None = None
         self.failures = 0  # consecutive failed attempts (database errors)
         self._clock = clock
+        self._wall_clock = wall_clock
         self._valid_until: float | None = None  # local monotonic deadline while active
         self._last_holder: str | None = None
-        #: The database's time at this process's first claim: since when it has watched.
-        self.watching_since: datetime | None = None
-        #: Seconds of missed slots to run on this takeover (see _handover_catch_up).
-        self.catch_up = 0.0
+        #: The graceful stop this process last took the lease after, until the runner reads it.
+        self.handover: Handover | None = None
         #: ``time.monotonic()`` when this process stopped launching runs, once it has.
         self.stopped_launching: float | None = None
         self._cond = threading.Condition()  # guards the deadline; wakes the threads
@@ -145,28 +161,35 @@ class Leadership:
         if self.failures:
             logger.info("Database %r answers the lease thread again.", self.using)
             self.failures = 0
-        if self.watching_since is None and claim.db_time is not None:
-            self.watching_since = claim.db_time
         if claim.won:
             if not self.holds():
-                self.catch_up = self._handover_catch_up(claim)
+                self.handover = self._handover(claim)
             self._set_valid_until(started + self.ttl * (1 - MARGIN_SHARE))
         else:
             self._set_valid_until(None, "another process holds it")
         return claim.won
 
-    def _handover_catch_up(self, claim: LeaseClaim) -> float:
-        """Return the seconds of slots to run late on taking over (0: none)."""
-        # Only a standby that watched the lease before the previous holder stopped may run the
-        # slots nobody ran since: it knows nobody did. A process that arrived later (a
-        # restart) did not watch; nor does anyone after a crash. Those slots are skipped.
+    def _handover(self, claim: LeaseClaim) -> Handover | None:
+        """Return the graceful stop this claim took the lease after (None: a crash, or none)."""
+        # The released row says when its holder stopped launching runs, and the claim that
+        # took it, as read, proves that nobody held the lease since: whoever takes it, a
+        # standby or a process started after the stop, knows which slots nobody ran.
         handed_over_at, db_time = claim.handed_over_at, claim.db_time
-        if handed_over_at is None or db_time is None or self.watching_since is None:
-            return 0.0
-        if self.watching_since > handed_over_at:
-            return 0.0
-        gap = (db_time - handed_over_at).total_seconds()
-        return gap if 0 <= gap <= HANDOVER_WINDOW else 0.0
+        if handed_over_at is None or db_time is None:
+            return None
+        gap = db_time - handed_over_at
+        # Written by the database's clock; slots are read on this host's. The stop as this
+        # host saw it: ``gap`` before the claim (read after it, so never before the true stop:
+        # a slot the old holder ran just before stopping is not run again).
+        handover = Handover(since=self._wall_clock() - gap, gap=gap.total_seconds())
+        logger.info(
+            "Taking over from a graceful stop %.1f s ago: %s.",
+            handover.gap,
+            "each task's latest slot since then runs now"
+            if handover.in_time
+            else "the slots since then are not run",
+        )
+        return handover
 
     def mark_stopped_launching(self) -> None:
         """Note that this process stopped launching runs now (said in the lease at release)."""

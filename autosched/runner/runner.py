@@ -10,6 +10,7 @@ import logging
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, Error, connections
@@ -188,16 +189,24 @@ class SchedulerRunner:
             if run is None or run.done():
                 if run is not None:
                     run.result()  # a scheduler that died must not be restarted in silence
-                # Missed slots: AUTOSCHED_MISSED_SLOT_GRACE, or those of a graceful handover.
-                catch_up = max(self.missed_slot_grace, self.leadership.catch_up)
-                self.leadership.catch_up = 0.0
+                catch_up, since = self._catch_up()
                 self._scheduler_run = run = asyncio.create_task(
-                    self.scheduler.start(catch_up=catch_up)
+                    self.scheduler.start(catch_up=catch_up, since=since)
                 )
                 run.add_done_callback(lambda _: self._wake())
                 await asyncio.sleep(0)  # let it start: Run now needs it running
         elif run is not None and not run.done():
             self.scheduler.stop()  # the gate already refuses runs; this stops the timer
+
+    def _catch_up(self) -> tuple[float, datetime | None]:
+        """Return the missed slots the scheduler runs as it starts: start()'s arguments."""
+        handover, self.leadership.handover = self.leadership.handover, None
+        if handover is None:
+            # After a crash, or at a first start: AUTOSCHED_MISSED_SLOT_GRACE alone.
+            return self.missed_slot_grace, None
+        # After a graceful stop: every slot since it, if taken in time, else the grace; and
+        # never a slot at or before it, which the stopping scheduler ran or skipped.
+        return math.inf if handover.in_time else self.missed_slot_grace, handover.since
 
     async def _stop_scheduler(self) -> None:
         """Stop launching runs and wait for every run in flight (the grace period applies)."""

@@ -65,6 +65,7 @@ class Entry:
     gen: int = 0  # bumped on every reschedule; heap items of an older gen are stale
     last_start: float | None = None  # monotonic start of the last run
     last_slot_time: float | None = None  # aligned: epoch time of the last slot run; never decreases
+    late: bool = False  # aligned: the current slot fell before the start that runs it late
 
     @property
     def aligned(self) -> bool:
@@ -87,22 +88,42 @@ class Entry:
     def restart(self, now: float, wall: float, *, catch_up: float = 0.0) -> None:
         """Begin a fresh cycle now: the first run one interval on, or the next aligned slot.
 
-        An aligned task whose latest slot fell within the last ``catch_up`` seconds runs it at
-        once; a slot that fell earlier, while nothing ran the task, is skipped, not run late.
+        An aligned task whose latest slot fell within the last ``catch_up`` seconds, and after
+        the last slot run (see ``ran_until``), runs it at once; a slot that fell earlier, while
+        nothing ran the task, is skipped, not run late.
         """
         if not self.aligned:
             self.anchor, self.slot = now, 1
             return
         slot = self.first_after(wall)
-        if catch_up > 0 and self.slot_time(slot - 1) > wall - catch_up:
+        if self.runs_late(slot - 1, wall, catch_up):
             slot -= 1
         self.slot = self._allowed(slot, now, wall)
+        self.late = self.slot_time() <= wall
+
+    def ran_until(self, since: float) -> None:
+        """Note that every aligned slot at or before the epoch time ``since`` was dealt with.
+
+        Another scheduler ran (or skipped) them before it stopped: none of them runs here.
+        """
+        if self.last_slot_time is None or self.last_slot_time < since:
+            self.last_slot_time = since
+
+    def runs_late(self, slot: int, wall: float, catch_up: float) -> bool:
+        """Return whether a start at ``wall`` runs ``slot``, already past, late.
+
+        It does if the slot fell within the last ``catch_up`` seconds and after the last slot
+        run, or dealt with by another scheduler (``ran_until``).
+        """
+        when, floor = self.slot_time(slot), self.last_slot_time
+        return when > wall - catch_up and (floor is None or when > floor)
 
     def retime(self, now: float, wall: float) -> None:
         """Move the next run after a change of interval or offset, or after an enable."""
         interval = self.task.interval_seconds
         if self.aligned:
             self.slot = self._allowed(self.first_after(wall), now, wall)
+            self.late = False
         elif self.last_start is None:
             self.anchor, self.slot = now, 1
         elif self.last_start + interval > now:
@@ -126,8 +147,11 @@ class Entry:
             return None
         latest = max(self.slot, self.first_after(wall) - 1)
         missed, self.last_slot_time = self._missed(latest), self.slot_time(latest)
-        # The next run is at least half an interval after this one (which starts now).
-        self.slot = self._allowed(latest + 1, now, wall, started=now)
+        # The next run is at least half an interval after this one (which starts now). A slot
+        # run late on a start counts from its own time, so that the next slot still runs.
+        started = now - (wall - self.slot_time(latest)) if self.late else now
+        self.late = False
+        self.slot = self._allowed(latest + 1, now, wall, started=started)
         return self.slot_time(latest), missed
 
     def due_time(self, now: float, wall: float) -> float:

@@ -278,19 +278,23 @@ class Scheduler(Timetable):
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def start(self, *, catch_up: float = 0.0) -> None:
+    async def start(self, *, catch_up: float = 0.0, since: datetime | None = None) -> None:
         """Run due tasks until ``stop()``; return at once if already running.
 
         Slots that fell while the scheduler was stopped are not made up for, except that a
         task with an offset runs its latest slot if it fell within the last ``catch_up``
         seconds (``runscheduler``'s ``AUTOSCHED_MISSED_SLOT_GRACE``, and its handovers).
+        ``since`` (aware) is when the scheduler that ran the tasks before stopped launching
+        runs, if known: no slot at or before it runs here, whatever ``catch_up`` says.
         """
         if self._state != "stopped":
             return
+        if since is not None and since.utcoffset() is None:
+            raise ValueError(f"since must be an aware datetime, got {since!r}.")
         loop = asyncio.get_running_loop()
         stop_event = asyncio.Event()
         with self._lock:
-            self._reanchor(catch_up)
+            self._reanchor(catch_up, None if since is None else since.timestamp())
             self._state = "running"
             self._loop = loop
             self._loop_thread = threading.get_ident()
@@ -317,7 +321,7 @@ class Scheduler(Timetable):
                     self._stop_event = None
                 logger.info("Scheduler stopped.")
 
-    def _reanchor(self, catch_up: float) -> None:
+    def _reanchor(self, catch_up: float, since: float | None) -> None:
         # A task without an offset whose due time passed while stopped starts a fresh cycle,
         # its first run one interval after start(); one with an offset waits for its next slot.
         # An aligned task still waiting for the slot that a restart would pick keeps its place
@@ -329,14 +333,18 @@ class Scheduler(Timetable):
             task = entry.task
             if not task.enabled:
                 continue
-            offset = task.offset_seconds
-            if offset is not None and entry.due is not None:
+            if since is not None and entry.aligned:
+                entry.ran_until(since)  # the previous scheduler ran (or skipped) those slots
+            if entry.aligned and entry.due is not None:
                 upcoming, previous = entry.slot_time(), entry.slot_time(entry.slot - 1)
-                if previous <= wall < upcoming and not (
-                    catch_up > 0 and previous > wall - catch_up
+                floor = entry.last_slot_time
+                if (
+                    previous <= wall < upcoming
+                    and (floor is None or upcoming > floor)
+                    and not entry.runs_late(entry.slot - 1, wall, catch_up)
                 ):
                     continue
-            if offset is not None or entry.due is None or entry.due <= now:
+            if entry.aligned or entry.due is None or entry.due <= now:
                 entry.restart(now, wall, catch_up=catch_up)
             self._schedule(entry, now, wall_now)
 

@@ -67,3 +67,4 @@ elif ENGINE == "celery":
     CELERY_RESULT_EXPIRES = 120  # the tests leave no results behind for long
 AUTOSCHED_GRACE_PERIOD = float(os.environ.get("AUTOSCHED_PROCESS_GRACE_PERIOD", "10"))
 AUTOSCHED_STATUS_TTL = float(os.environ.get("AUTOSCHED_PROCESS_STATUS_TTL", "5"))
+AUTOSCHED_MISSED_SLOT_GRACE = float(os.environ.get("AUTOSCHED_PROCESS_MISSED_SLOT_GRACE", "0"))

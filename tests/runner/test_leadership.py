@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
@@ -14,7 +15,7 @@ from django.db import OperationalError
 from autosched.conf import MARGIN_SHARE
 from autosched.models import SchedulerLease
 from autosched.runner.identity import Identity
-from autosched.runner.leadership import Leadership
+from autosched.runner.leadership import HANDOVER_WINDOW, Leadership
 from tests.runner.helpers import FakeClock
 from tests.waiting import wait_until
 
@@ -188,3 +189,75 @@ def test_a_failed_claim_is_retried_soon() -> None:
         finally:
             leader.close()
     assert calls[1] - calls[0] < 0.5  # not the 2 s renewal interval
+
+
+class SkewedWall:
+    """This host's wall clock, ``skew`` seconds off the database's."""
+
+    def __init__(self, skew: float) -> None:
+        self.skew = timedelta(seconds=skew)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.skew
+
+
+def test_a_process_started_after_a_graceful_stop_takes_the_handover() -> None:
+    # Issue 19, 6: a process started for the stop (not a standby that watched it) wins the
+    # lease: it too knows that nobody ran a slot since the stop, and catches up.
+    old = Leadership(ttl=60, renew_every=2)
+    old.attempt()
+    old.release(stopped_ago=0.3)
+    fresh = Leadership(ttl=60, renew_every=2)
+    assert fresh.attempt() is True
+    assert fresh.handover is not None
+    assert fresh.handover.in_time
+    assert 0.3 <= fresh.handover.gap < 2.0
+
+
+def test_a_watching_standby_takes_the_handover() -> None:
+    old, standby = Leadership(ttl=60, renew_every=2), Leadership(ttl=60, renew_every=2)
+    old.attempt()
+    assert standby.attempt() is False
+    assert standby.handover is None
+    old.release()
+    assert standby.attempt() is True
+    assert standby.handover is not None
+    assert standby.handover.in_time
+
+
+@pytest.mark.parametrize("skew", [0.0, 3600.0, -3600.0])
+def test_the_stop_is_given_by_this_hosts_wall_clock(skew: float) -> None:
+    # The lease holds the stop by the database's clock; the scheduler reads slots on this
+    # host's: the handover says when the stop was by this host's clock, and never earlier.
+    wall = SkewedWall(skew)
+    old = Leadership(ttl=60, renew_every=2)
+    old.attempt()
+    before = wall()
+    old.release(stopped_ago=0.5)
+    fresh = Leadership(ttl=60, renew_every=2, wall_clock=wall)
+    fresh.attempt()
+    after = wall()
+    assert fresh.handover is not None
+    since = fresh.handover.since
+    assert before - timedelta(seconds=0.5) <= since <= after - timedelta(seconds=0.5), (
+        before,
+        since,
+        after,
+    )
+
+
+def test_a_lease_taken_long_after_the_stop_is_not_in_time() -> None:
+    old = Leadership(ttl=60, renew_every=2)
+    old.attempt()
+    old.release(stopped_ago=HANDOVER_WINDOW + 1)
+    fresh = Leadership(ttl=60, renew_every=2)
+    fresh.attempt()
+    assert fresh.handover is not None
+    assert not fresh.handover.in_time  # its since still holds: nothing before it runs again
+
+
+def test_an_expired_lease_gives_no_handover() -> None:
+    crashed, next_one = Leadership(ttl=0.3, renew_every=0.1), Leadership(ttl=0.3, renew_every=0.1)
+    crashed.attempt()  # then never renewed nor released, as after a SIGKILL
+    wait_until(next_one.attempt, "the lease to expire and pass on")
+    assert next_one.handover is None
