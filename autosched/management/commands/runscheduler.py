@@ -26,6 +26,7 @@ from autosched.registry import registry
 from autosched.runner import (
     SchedulerRunner,
     favour_the_loop,
+    flush_logging,
     stop_on_signals,
     threads_blocking_exit,
 )
@@ -241,6 +242,7 @@ class Command(BaseCommand):
                 max(len(blocking), len(abandoned)),
                 f": {', '.join(map(repr, abandoned))}" if abandoned else "",
             )
+            flush_logging()  # os._exit skips logging's own flush: buffered records would be lost
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
