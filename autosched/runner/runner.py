@@ -123,18 +123,19 @@ class SchedulerRunner:
         if self._stop_requested:
             raise _GaveUp
         call: Future[T] = self._db.submit(func)
+        answer = asyncio.wrap_future(call)
         loop = asyncio.get_running_loop()
         stop = loop.create_future()
         self._stop_waiter = (loop, stop)
         try:
             # Checked after the waiter is set: a stop requested meanwhile sees the waiter.
             if not self._stop_requested:
-                waits = (asyncio.wrap_future(call), stop)
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait((answer, stop), return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._stop_waiter = None
-        if call.done():
-            return call.result()
+        if answer.done():
+            return answer.result()
+        answer.cancel()  # nobody will read its outcome: asyncio must not log it as lost
         self._given_up = call
         raise _GaveUp
 
