@@ -64,6 +64,13 @@ _SINGLE: tuple[tuple[str, str, Callable[[object], object], Promise, Promise], ..
         _("AUTOSCHED_MISSED_SLOT_GRACE must be a number of seconds >= 0, not %(value)s."),
         _("Set it to e.g. 60 (runs may then repeat once), or remove it to use the default (0)."),
     ),
+    (
+        "autosched.E009",
+        "RUN_HISTORY_BYTES",
+        settings_module.valid_run_history_bytes,
+        _("AUTOSCHED_RUN_HISTORY_BYTES must be a whole number of bytes >= 0, not %(value)s."),
+        _("Set it to e.g. 33554432 (32 MiB), or remove it to use that default."),
+    ),
 )
 
 

@@ -11,6 +11,8 @@ from django.conf import settings as django_settings
 PREFIX = "AUTOSCHED_"
 #: Share of the lease TTL kept in hand: an active scheduler stops this long before it ends.
 MARGIN_SHARE = 0.2
+#: ``AUTOSCHED_RUN_HISTORY_BYTES``' default, 32 MiB: the 20 last runs of 5,000 tasks.
+DEFAULT_RUN_HISTORY_BYTES = 32 * 2**20
 
 
 class Settings:
@@ -66,6 +68,11 @@ class Settings:
     def STATUS_TTL(self) -> float:
         """Seconds a published status stays valid; after that the scheduler counts as gone."""
         return cast(float, self._get("STATUS_TTL", 5.0))
+
+    @property
+    def RUN_HISTORY_BYTES(self) -> int:
+        """Bytes of memory the last runs of all tasks may take; the oldest go first past it."""
+        return cast(int, self._get("RUN_HISTORY_BYTES", DEFAULT_RUN_HISTORY_BYTES))
 
 
 conf = Settings()
@@ -123,6 +130,15 @@ def valid_max_workers(value: object, label: str = "AUTOSCHED_MAX_WORKERS") -> in
 def valid_status_ttl(value: object, label: str = "AUTOSCHED_STATUS_TTL") -> float:
     """Return the seconds a published status stays valid (``AUTOSCHED_STATUS_TTL``)."""
     return _number(value, label, "a positive number of seconds", lambda v: v > 0)
+
+
+def valid_run_history_bytes(value: object, label: str = "AUTOSCHED_RUN_HISTORY_BYTES") -> int:
+    """Return the bytes the run history may take (``AUTOSCHED_RUN_HISTORY_BYTES``, >= 0)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{label} must be a whole number of bytes >= 0, not {value!r}.")
+    if value < 0:
+        raise ValueError(f"{label} must be a whole number of bytes >= 0, not {value!r}.")
+    return value
 
 
 def valid_lease(ttl: object, renew: object) -> tuple[float, float]:

@@ -128,6 +128,18 @@ def test_e004_the_ttl_must_be_a_positive_number(settings: Any, bad: object) -> N
     assert ids() == ["autosched.E004"]
 
 
+@pytest.mark.parametrize("bad", [-1, 1.5, "32M", True, None])
+def test_e009_the_run_history_must_be_a_whole_number_of_bytes(settings: Any, bad: object) -> None:
+    settings.AUTOSCHED_RUN_HISTORY_BYTES = bad
+    assert ids() == ["autosched.E009"]
+
+
+@pytest.mark.parametrize("good", [0, 1024, 2**30])
+def test_e009_accepts_zero_and_more(settings: Any, good: int) -> None:
+    settings.AUTOSCHED_RUN_HISTORY_BYTES = good
+    assert ids() == []
+
+
 def test_the_status_settings_are_known(settings: Any) -> None:
     settings.AUTOSCHED_STATUS_TTL = 2.5
     settings.AUTOSCHED_STATUS_CACHE = "default"
@@ -142,6 +154,7 @@ def test_the_status_settings_are_known(settings: Any) -> None:
         ("AUTOSCHED_MAX_WORKERS", "valid_max_workers", 0),
         ("AUTOSCHED_STATUS_TTL", "valid_status_ttl", "5"),
         ("AUTOSCHED_MISSED_SLOT_GRACE", "valid_missed_slot_grace", -2),
+        ("AUTOSCHED_RUN_HISTORY_BYTES", "valid_run_history_bytes", 1.5),
     ],
 )
 def test_a_check_says_what_the_settings_validator_says(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from autosched.runner.process import (
     FORCED_EXIT_STATUS,
     favour_the_loop,
+    flush_logging,
     stop_on_signals,
     threads_blocking_exit,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "FORCED_EXIT_STATUS",
     "SchedulerRunner",
     "favour_the_loop",
+    "flush_logging",
     "stop_on_signals",
     "threads_blocking_exit",
 ]

@@ -24,6 +24,7 @@ __all__ = [
     "FORCED_EXIT_STATUS",
     "SWITCH_INTERVAL",
     "favour_the_loop",
+    "flush_logging",
     "stop_on_signals",
     "threads_blocking_exit",
 ]
@@ -48,6 +49,43 @@ def favour_the_loop() -> None:
     """
     if sys.getswitchinterval() > SWITCH_INTERVAL:
         sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+def _handlers() -> list[logging.Handler]:
+    """Return every handler of every logger, each before the handler it buffers for."""
+    manager = logging.Logger.manager
+    loggers = [logging.getLogger()]
+    loggers += [
+        each for each in list(manager.loggerDict.values()) if isinstance(each, logging.Logger)
+    ]
+    found: list[logging.Handler] = []
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            # A MemoryHandler's target may sit on no logger: flush it right after.
+            each: object = handler
+            while isinstance(each, logging.Handler) and each not in found:
+                found.append(each)
+                each = getattr(each, "target", None)
+    return found
+
+
+def flush_logging(timeout: float = 1.0) -> None:
+    """Flush every logging handler, waiting ``timeout`` seconds at most; for ``os._exit``.
+
+    ``os._exit`` skips the flush that logging does at a normal exit, so the records a
+    buffering handler (``logging.handlers.MemoryHandler``) holds would be lost. The flush runs
+    in a thread of its own: a handler whose lock is held by a thread stuck writing, or by the
+    code a signal interrupted, must not keep the process from exiting.
+    """
+
+    def flush() -> None:
+        for handler in _handlers():
+            with contextlib.suppress(Exception):  # one broken handler must not stop the rest
+                handler.flush()
+
+    thread = threading.Thread(target=flush, name="autosched-flush-logs", daemon=True)
+    thread.start()
+    thread.join(timeout)
 
 
 class Stoppable(Protocol):
@@ -89,6 +127,7 @@ def stop_on_signals(
             with contextlib.suppress(Exception):  # flushing from a handler may re-enter
                 sys.stdout.flush()
                 sys.stderr.flush()
+            flush_logging()
             os.write(2, b"Forced exit: running tasks were not waited for.\n")
             force_exit(128 + signum)  # 130 for SIGINT, 143 for SIGTERM, as a shell reports
         received.append(signum)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import os
+import sys
 import threading
 import traceback
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from types import TracebackType
 from typing import Any
 
 import autosched
+from autosched.conf import conf, valid_run_history_bytes
 from autosched.scheduler import RunEvent
 from autosched.status import ERROR_TEXT_LIMIT, RECENT_RUNS, runs_key
 
@@ -66,16 +69,52 @@ def trimmed_traceback(error: BaseException) -> str:
     return text
 
 
+#: A run as held: (number, started at, duration, outcome, error text). Tuples, not dicts: a
+#: third of the memory.
+_Run = tuple[int, datetime | None, float | None, str | None, str | None]
+#: Estimated bytes of one run held, besides its error text: the tuple, its time, its duration
+#: and number, its place in the oldest-first order and in its task's list (tracemalloc: ~300).
+RUN_BYTES = 320
+#: Estimated bytes of a task with runs held: its list and its entry in the dict of lists.
+TASK_BYTES = 200
+
+
+def _size(run: _Run) -> int:
+    error = run[4]
+    return RUN_BYTES + (sys.getsizeof(error) if error is not None else 0)
+
+
+def _as_dict(run: _Run) -> dict[str, Any]:
+    _, started_at, duration, outcome, error = run
+    return {
+        "started_at": started_at.isoformat() if started_at else None,
+        "duration": duration,
+        "outcome": outcome,
+        "error": error,
+    }
+
+
 class RecentRuns:
     """Hold the last ``RECENT_RUNS`` runs of each task, newest first, and its last traceback.
 
-    ``heard`` runs on the scheduler's loop thread and only appends; ``to_write`` runs on the
-    publisher's thread, which formats tracebacks there, off the loop.
+    All the runs held take at most ``max_bytes`` (estimated; ``AUTOSCHED_RUN_HISTORY_BYTES``):
+    past it, the oldest runs of all are dropped first, so that 100,000 tasks cannot make 20
+    runs each (638 MB). ``heard`` runs on the scheduler's loop thread, in constant time;
+    ``to_write`` runs on the publisher's thread, which formats tracebacks there, off the loop.
+    A traceback is kept only until it is written.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int | None = None) -> None:
+        if max_bytes is None:
+            self.max_bytes = valid_run_history_bytes(conf.RUN_HISTORY_BYTES)
+        else:
+            self.max_bytes = valid_run_history_bytes(max_bytes, "max_bytes")
         self._lock = threading.Lock()
-        self._runs: dict[str, deque[dict[str, Any]]] = {}
+        self._runs: dict[str, list[_Run]] = {}  # each task's, oldest first
+        self._order: OrderedDict[int, str] = OrderedDict()  # every run held, oldest first
+        self._numbers = itertools.count()
+        #: Estimated bytes of the runs held (``max_bytes`` at most).
+        self.bytes = 0
         #: The last error of each task: the exception until formatted, then its traceback.
         self._errors: dict[str, BaseException | str | None] = {}
         self._changed: set[str] = set()  # tasks whose runs changed since they were written
@@ -85,24 +124,40 @@ class RecentRuns:
         if event.kind != "finished":
             return
         task = event.task
-        run = {
-            "started_at": task.last_run.isoformat() if task.last_run else None,
-            "duration": event.duration,
-            "outcome": event.outcome,
-            "error": None if event.outcome == "ok" else trim(task.last_error),
-        }
+        error = None if event.outcome == "ok" else trim(task.last_error)
+        run: _Run = (next(self._numbers), task.last_run, event.duration, event.outcome, error)
         with self._lock:
             runs = self._runs.get(task.name)
             if runs is None:
-                runs = self._runs[task.name] = deque(maxlen=RECENT_RUNS)
-            runs.appendleft(run)
-            self._errors[task.name] = None if event.outcome == "ok" else event.error
+                runs = self._runs[task.name] = []
+                self.bytes += TASK_BYTES
+            runs.append(run)
+            self._order[run[0]] = task.name
+            self.bytes += _size(run)
+            if len(runs) > RECENT_RUNS:
+                self._drop(runs.pop(0))
+            while self.bytes > self.max_bytes and self._order:
+                _, name = self._order.popitem(last=False)
+                oldest = self._runs[name]
+                self.bytes -= _size(oldest.pop(0))  # the oldest held is its task's oldest
+                if not oldest:
+                    del self._runs[name]
+                    self.bytes -= TASK_BYTES
+            if event.error is None:
+                self._errors.pop(task.name, None)  # only errors are held, not a None a task
+            else:
+                self._errors[task.name] = event.error
             self._changed.add(task.name)
+
+    def _drop(self, run: _Run) -> None:
+        del self._order[run[0]]
+        self.bytes -= _size(run)
 
     def of(self, name: str) -> list[dict[str, Any]]:
         """Return the last runs of task ``name``, newest first."""
         with self._lock:
-            return list(self._runs.get(name, ()))
+            runs = list(self._runs.get(name, ()))
+        return [_as_dict(run) for run in reversed(runs)]
 
     def to_write(self, names: Mapping[str, object]) -> dict[str, dict[str, Any]]:
         """Return the records of the tasks in ``names`` whose runs changed, by cache key.
@@ -111,22 +166,29 @@ class RecentRuns:
         """
         with self._lock:
             for gone in self._runs.keys() - names.keys():
-                del self._runs[gone]
-                self._errors.pop(gone, None)
+                for run in self._runs.pop(gone):
+                    self._drop(run)
+                self.bytes -= TASK_BYTES
+            for gone in self._errors.keys() - names.keys():
+                del self._errors[gone]
             changed, self._changed = self._changed & names.keys(), set()
-            records = {name: (list(self._runs[name]), self._errors.get(name)) for name in changed}
+            records = {
+                name: (list(self._runs.get(name, ())), self._errors.get(name)) for name in changed
+            }
         published_at = datetime.now(UTC).isoformat()
         written = {}
         for name, (runs, error) in records.items():
-            if isinstance(error, BaseException):
-                error = trimmed_traceback(error)
-                with self._lock:  # formatted once; the frames it held are let go
-                    if isinstance(self._errors.get(name), BaseException):
-                        self._errors[name] = error
+            if error is not None:
+                held = error
+                if isinstance(error, BaseException):
+                    error = trimmed_traceback(error)
+                with self._lock:  # written now: a failed write gives it back (write_again)
+                    if self._errors.get(name) is held:
+                        del self._errors[name]
             written[runs_key(name)] = {
                 "name": name,
                 "published_at": published_at,
-                "runs": runs,
+                "runs": [_as_dict(run) for run in reversed(runs)],
                 "traceback": error,
             }
         return written
@@ -134,4 +196,9 @@ class RecentRuns:
     def write_again(self, records: Mapping[str, Mapping[str, Any]]) -> None:
         """Mark the tasks of ``records`` changed again (their write failed)."""
         with self._lock:
-            self._changed.update(record["name"] for record in records.values())
+            for record in records.values():
+                name, traceback_text = record["name"], record["traceback"]
+                # Unless a newer run has said its own error since (it marked the task changed).
+                if name not in self._changed and traceback_text is not None:
+                    self._errors[name] = traceback_text
+                self._changed.add(name)

@@ -9,9 +9,9 @@ import contextlib
 import logging
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, Error, connections
 
@@ -42,6 +42,10 @@ logger = logging.getLogger("autosched")
 MAX_BACKOFF = 30.0
 #: Longest wait for the sync thread to close its connection on the way out.
 CLOSE_TIMEOUT = 5.0
+
+
+class _GaveUp(Exception):
+    """A database call not waited for: a stop was requested while it went on (or before)."""
 
 
 class SchedulerRunner:
@@ -95,6 +99,9 @@ class SchedulerRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
         self._scheduler_run: asyncio.Task[None] | None = None
+        # What request_stop() wakes: the wait for a database call, while one goes on.
+        self._stop_waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
+        self._given_up: Future[Any] | None = None  # the call a stop stopped waiting for
         # All database work goes through this one thread, so the process holds one
         # connection for syncing (Django connections are per thread) and the loop never blocks.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosched-sync")
@@ -107,10 +114,47 @@ class SchedulerRunner:
     async def _in_db_thread(self, func: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._db, func)
 
+    async def _in_db_thread_until_stop(self, func: Callable[[], T]) -> T:
+        """Run ``func`` in the database thread; raise ``_GaveUp`` if a stop comes first.
+
+        A database that hangs (a black-holed connection: no answer, no error) would hold the
+        loop in this wait forever, and a stop with it. The call itself cannot be cut short:
+        its thread is left to it, and ``runscheduler`` exits without waiting for it.
+        """
+        if self._stop_requested:
+            raise _GaveUp
+        call: Future[T] = self._db.submit(func)
+        answer = asyncio.wrap_future(call)
+        loop = asyncio.get_running_loop()
+        stop = loop.create_future()
+        self._stop_waiter = (loop, stop)
+        try:
+            # Checked after the waiter is set: a stop requested meanwhile sees the waiter.
+            if not self._stop_requested:
+                await asyncio.wait((answer, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._stop_waiter = None
+        if answer.done():
+            return answer.result()
+        answer.cancel()  # nobody will read its outcome: asyncio must not log it as lost
+        self._given_up = call
+        raise _GaveUp
+
+    @property
+    def database_hung(self) -> bool:
+        """Return whether a database call that a stop gave up on still goes on."""
+        return self._given_up is not None and not self._given_up.done()
+
     async def load(self) -> None:
-        """Create missing default rows and load every row into the scheduler."""
-        await self._in_db_thread(lambda: sync_defaults(using=self.using))
-        changes = await self._in_db_thread(self.sync.reload)
+        """Create missing default rows and load every row into the scheduler.
+
+        Returns without loading when a stop is requested while the database does not answer.
+        """
+        try:
+            await self._in_db_thread_until_stop(lambda: sync_defaults(using=self.using))
+            changes = await self._in_db_thread_until_stop(self.sync.reload)
+        except _GaveUp:
+            return
         await self.sync.apply_in_slices(self.scheduler, changes)
         self._loaded = True
 
@@ -119,7 +163,7 @@ class SchedulerRunner:
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         try:
-            if not self._loaded:
+            if not self._loaded and not self._stop_requested:
                 await self.load()
             if self._stop_requested:
                 return
@@ -148,6 +192,10 @@ class SchedulerRunner:
     async def aclose(self) -> None:
         """Close the sync thread's database connection and end the thread (``run()`` does)."""
         self.sync.batcher.close()  # the enqueue threads close theirs as they end
+        if self.database_hung:
+            # Its thread holds the connection, and the close would queue behind the call.
+            self._db.shutdown(wait=False)
+            return
         # Bounded: a database that hangs (no answer, no error) must not hold up the exit.
         with contextlib.suppress(RuntimeError, Error, TimeoutError):
             await asyncio.wait_for(self._in_db_thread(self._close_connection), CLOSE_TIMEOUT)
@@ -164,6 +212,11 @@ class SchedulerRunner:
         self.scheduler.stop()  # stop launching at once; the drain comes on the way out
         self.leadership.mark_stopped_launching()
         self._wake()
+        waiter = self._stop_waiter
+        if waiter is not None:
+            loop, stop = waiter
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(_set_once, stop)
 
     def _wake(self) -> None:
         loop, wakeup = self._loop, self._wakeup
@@ -253,7 +306,11 @@ class SchedulerRunner:
             return  # a standby leaves the requests to the active scheduler
         claimer = str(self.identity)
         try:
-            claims = await self._in_db_thread(lambda: claim_requests(self.using, claimer=claimer))
+            claims = await self._in_db_thread_until_stop(
+                lambda: claim_requests(self.using, claimer=claimer)
+            )
+        except _GaveUp:
+            return
         except Error as exc:
             logger.warning("Cannot read Run now requests (%s: %s).", type(exc).__name__, exc)
             return
@@ -263,7 +320,11 @@ class SchedulerRunner:
         """Read changes (everything after a failure); on a database error log it and return None."""
         recovering = self.failures > 0
         try:
-            changes = await self._in_db_thread(self.sync.reload if recovering else self.sync.poll)
+            changes = await self._in_db_thread_until_stop(
+                self.sync.reload if recovering else self.sync.poll
+            )
+        except _GaveUp:
+            return None  # stopping: the run loop sees it next
         except Error as exc:
             self.failures += 1
             # One line per failure, not a traceback: the cause is the database, not our code.
@@ -277,8 +338,8 @@ class SchedulerRunner:
                 self.backoff(),
             )
             # Drop the broken connection so that the next attempt opens a fresh one.
-            with contextlib.suppress(Error):
-                await self._in_db_thread(self._close_connection)
+            with contextlib.suppress(Error, _GaveUp):
+                await self._in_db_thread_until_stop(self._close_connection)
             return None
         if recovering:
             logger.info(
@@ -294,3 +355,8 @@ class SchedulerRunner:
         if not self.failures:
             return self.sync_interval
         return min(MAX_BACKOFF, self.sync_interval * 2.0**self.failures)
+
+
+def _set_once(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command, load_command_class
+from pytest_django import DjangoAssertNumQueries
 
 from autosched import status as status_module
 from autosched.reports import Reporter
@@ -124,6 +126,46 @@ def test_a_snapshot_older_than_the_ttl_exits_1(
     with pytest.raises(CommandError) as info:
         status_command()
     assert info.value.returncode == 1
+
+
+def test_brief_prints_one_line_reading_neither_the_tasks_nor_the_rows(
+    published: StatusPublisher,
+    monkeypatch: pytest.MonkeyPatch,
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    def unpack(*args: object) -> NoReturn:
+        raise AssertionError("the tasks' status was read")
+
+    monkeypatch.setattr(status_module, "unpack_tasks", unpack)
+    with django_assert_num_queries(0):
+        lines = status_command("--brief").splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Scheduler alive: 1 active on ")
+    assert lines[0].endswith("; 1 of 2 task(s) enabled.")
+
+
+def test_brief_json_is_small(published: StatusPublisher) -> None:
+    standby = StatusPublisher(Scheduler(), identity=Identity(host="web-2", pid=77, token="t"))
+    standby.role = lambda: "standby"
+    standby.publish()
+    status = json.loads(status_command("--brief", "--json"))
+    assert status["alive"] is True
+    assert status["active"]["identity"] == str(published.identity)
+    assert status["standbys"] == [str(standby.identity)]
+    assert (status["tasks_loaded"], status["tasks_enabled"]) == (2, 1)
+    assert "tasks" not in status
+
+
+@pytest.mark.parametrize("args", [["--brief"], ["--brief", "--json"]])
+def test_brief_without_a_scheduler_exits_1(args: list[str]) -> None:
+    out = StringIO()
+    with pytest.raises(CommandError, match="No scheduler has reported") as info:
+        call_command("schedulerstatus", *args, stdout=out)
+    assert info.value.returncode == 1
+    if "--json" in args:
+        assert json.loads(out.getvalue())["alive"] is False
+    else:
+        assert out.getvalue() == ""
 
 
 @pytest.mark.parametrize("name", ["schedulerstatus", "runscheduler"])

@@ -68,3 +68,22 @@ elif ENGINE == "celery":
 AUTOSCHED_GRACE_PERIOD = float(os.environ.get("AUTOSCHED_PROCESS_GRACE_PERIOD", "10"))
 AUTOSCHED_STATUS_TTL = float(os.environ.get("AUTOSCHED_PROCESS_STATUS_TTL", "5"))
 AUTOSCHED_MISSED_SLOT_GRACE = float(os.environ.get("AUTOSCHED_PROCESS_MISSED_SLOT_GRACE", "0"))
+
+# AUTOSCHED_PROCESS_LOG_BUFFER names a file that the "autosched" logger writes to through a
+# MemoryHandler, which holds the records until it is full or flushed: what an exit loses.
+LOG_BUFFER = os.environ.get("AUTOSCHED_PROCESS_LOG_BUFFER")
+if LOG_BUFFER:
+    LOGGING = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {
+            "file": {"class": "logging.FileHandler", "filename": LOG_BUFFER},
+            "buffer": {
+                "class": "logging.handlers.MemoryHandler",
+                "capacity": 10_000,
+                "flushLevel": 50,  # CRITICAL (a name is taken from Python 3.12 only)
+                "target": "file",
+            },
+        },
+        "loggers": {"autosched": {"handlers": ["buffer"], "level": "INFO"}},
+    }

@@ -97,3 +97,19 @@ def test_process_exits_after_the_grace_period(
     process.wait_for(lambda: run_times(runs_log, "slow"), "a run of slow-1")
     assert process.stop(signal.SIGTERM, timeout=5) == 0
     assert "Exiting without waiting for 1 task run(s)" in process.output
+
+
+def test_buffered_log_records_survive_the_exit_past_a_stuck_run(
+    start_scheduler: StartScheduler, runs_log: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "autosched.log"
+    proc_tasks().create(name="slow-1", function=SLOW, interval_seconds=1)
+    process = start_scheduler(
+        AUTOSCHED_PROCESS_GRACE_PERIOD="0.5", AUTOSCHED_PROCESS_LOG_BUFFER=str(log)
+    )
+    process.wait_for(lambda: run_times(runs_log, "slow"), "a run of slow-1")
+    assert process.stop(signal.SIGTERM, timeout=5) == 0
+    # The process left by os._exit, past the stuck run: the buffer was flushed before.
+    written = log.read_text(encoding="utf-8")
+    assert "Exiting without waiting for 1 task run(s)" in written
+    assert "Released the scheduler lease 'default'" in written

@@ -28,10 +28,17 @@ from tests.waiting import wait_until
 StartScheduler = Callable[..., CommandProcess]
 
 
-def probe(database: str, tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+def probe(
+    database: str, tmp_path: Path, *args: str, **extra: str
+) -> subprocess.CompletedProcess[str]:
     env = process_env(database, tmp_path / "probe.log", **extra)
     return subprocess.run(
-        command("schedulerstatus"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+        command("schedulerstatus", *args),
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 
@@ -48,12 +55,17 @@ def test_the_probe_follows_a_real_scheduler(
     assert running.returncode == 0, running.stderr
     assert "Scheduler alive: 1 active on " in running.stdout
     assert "tick-1" in running.stdout
+    brief = probe(process_database, tmp_path, "--brief")
+    assert brief.returncode == 0, brief.stderr
+    assert brief.stdout.startswith("Scheduler alive: 1 active on ")
+    assert brief.stdout.count("\n") == 1
     assert process.stop(signal.SIGTERM, timeout=5) == 0
     stopped_at = time.monotonic()
     stopped = probe(process_database, tmp_path)
     assert stopped.returncode == 1
     assert time.monotonic() - stopped_at < 5 + 1
     assert "No scheduler has reported" in stopped.stderr
+    assert probe(process_database, tmp_path, "--brief").returncode == 1
 
 
 @pytest.mark.django_db(databases=["default"])

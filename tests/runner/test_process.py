@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import logging.handlers
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import NoReturn
 
@@ -15,6 +18,7 @@ from autosched.runner import (
     FORCED_EXIT_STATUS,
     SchedulerRunner,
     favour_the_loop,
+    flush_logging,
     stop_on_signals,
     threads_blocking_exit,
 )
@@ -65,6 +69,52 @@ def test_second_sigterm_forces_an_exit_with_143() -> None:
         with pytest.raises(SystemExit):
             signal.raise_signal(signal.SIGTERM)
     assert statuses == [143]
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def buffered() -> Iterator[Collect]:
+    """A MemoryHandler on the autosched logger that passes records on only when flushed."""
+    target = Collect()
+    buffer = logging.handlers.MemoryHandler(10_000, flushLevel=logging.CRITICAL, target=target)
+    logger = logging.getLogger("autosched")
+    logger.addHandler(buffer)
+    try:
+        yield target
+    finally:
+        logger.removeHandler(buffer)
+        buffer.close()
+
+
+def test_a_forced_exit_flushes_buffered_log_records_first(buffered: Collect) -> None:
+    runner = SchedulerRunner(sync_interval=1)
+    seen_at_exit: list[str] = []
+
+    def force_exit(status: int) -> NoReturn:
+        seen_at_exit.extend(buffered.messages)
+        raise SystemExit(status)
+
+    with stop_on_signals(runner, force_exit=force_exit):
+        signal.raise_signal(signal.SIGINT)
+        logging.getLogger("autosched").warning("held in the buffer")
+        assert buffered.messages == []
+        with pytest.raises(SystemExit):
+            signal.raise_signal(signal.SIGINT)
+    assert seen_at_exit == ["held in the buffer"]
+
+
+def test_flush_logging_reaches_a_target_on_no_logger(buffered: Collect) -> None:
+    logging.getLogger("autosched.some.module").warning("buffered deep down")
+    flush_logging()
+    assert buffered.messages == ["buffered deep down"]
 
 
 async def test_signals_are_left_alone_off_the_main_thread() -> None:

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from datetime import UTC, datetime
 from typing import Any
 
-from autosched.runner.recent_runs import RecentRuns, trim, trimmed_traceback
+import pytest
+
+from autosched.conf import DEFAULT_RUN_HISTORY_BYTES
+from autosched.runner.recent_runs import (
+    RUN_BYTES,
+    TASK_BYTES,
+    RecentRuns,
+    trim,
+    trimmed_traceback,
+)
 from autosched.scheduler import RunEvent, ScheduledTask
 from autosched.status import ERROR_TEXT_LIMIT, RECENT_RUNS, runs_key
 
@@ -90,3 +101,74 @@ def test_long_texts_are_trimmed() -> None:
     long = trimmed_traceback(raised(ValueError("y" * 10_000)))
     assert len(long) == 6_000
     assert long.startswith("…")
+
+
+def test_past_the_byte_cap_the_oldest_runs_of_all_tasks_go_first() -> None:
+    recent = RecentRuns(max_bytes=3 * (RUN_BYTES + TASK_BYTES))
+    tasks = [ScheduledTask(name, job, 60) for name in ("alpha", "beta", "gamma", "delta")]
+    for task in tasks:
+        finish(recent, task, "ok")
+    assert [len(recent.of(task.name)) for task in tasks] == [0, 1, 1, 1]  # alpha's went
+    finish(recent, tasks[2], "ok")  # gamma's second run: now beta's is the oldest
+    assert [len(recent.of(task.name)) for task in tasks] == [0, 0, 2, 1]
+    assert recent.bytes <= recent.max_bytes
+
+
+def test_error_texts_count_against_the_cap() -> None:
+    recent, task = RecentRuns(max_bytes=20 * RUN_BYTES + TASK_BYTES), ScheduledTask("a", job, 60)
+    for _ in range(20):
+        finish(recent, task, "ok")
+    assert len(recent.of("a")) == 20
+    finish(recent, task, "error", ValueError("x" * 250))
+    assert len(recent.of("a")) < 20
+    assert recent.bytes <= recent.max_bytes
+
+
+def test_a_cap_of_zero_keeps_no_run_but_still_writes_the_last_error() -> None:
+    recent, task = RecentRuns(max_bytes=0), ScheduledTask("alpha", job, 60)
+    finish(recent, task, "error", raised(ValueError("bad")))
+    assert recent.of("alpha") == []
+    record = recent.to_write({"alpha": {}})[runs_key("alpha")]
+    assert record["runs"] == []
+    assert record["traceback"].endswith("ValueError: bad")
+
+
+def test_the_cap_holds_in_real_memory_at_2000_tasks() -> None:
+    # 20 runs of 2,000 tasks took 12 MB; the cap holds them to about 1 MiB, whatever the runs.
+    cap = 2**20
+    tasks = [ScheduledTask(f"task-{number}", job, 60) for number in range(2000)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        recent = RecentRuns(max_bytes=cap)
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(20):
+            for task in tasks:
+                error = ValueError("y" * 200) if number % 3 == 0 else None
+                finish(recent, task, "error" if error else "ok", error)
+            recent.to_write({task.name: None for task in tasks})
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert recent.bytes <= cap
+    assert grown < 1.5 * cap  # other threads of the test run allocate meanwhile too
+    assert sum(len(recent.of(task.name)) for task in tasks) > 2000  # yet runs are kept
+
+
+def test_the_cap_comes_from_the_setting(settings: Any) -> None:
+    assert RecentRuns().max_bytes == DEFAULT_RUN_HISTORY_BYTES == 32 * 2**20
+    settings.AUTOSCHED_RUN_HISTORY_BYTES = 4096
+    assert RecentRuns().max_bytes == 4096
+    settings.AUTOSCHED_RUN_HISTORY_BYTES = -1
+    with pytest.raises(ValueError, match="AUTOSCHED_RUN_HISTORY_BYTES"):
+        RecentRuns()
+
+
+def test_forgotten_tasks_give_their_bytes_back() -> None:
+    recent = RecentRuns()
+    alpha, beta = ScheduledTask("alpha", job, 60), ScheduledTask("beta", job, 60)
+    finish(recent, alpha, "ok")
+    finish(recent, beta, "ok")
+    recent.to_write({"alpha": {}})
+    assert recent.bytes == RUN_BYTES + TASK_BYTES

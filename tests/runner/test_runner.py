@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any, NoReturn
@@ -11,12 +12,13 @@ from unittest import mock
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import OperationalError
+from django.db import OperationalError, connections
 
 from autosched.models import PeriodicTask, SchedulerLease
 from autosched.runner import SchedulerRunner
 from autosched.runner.leadership import Leadership
 from autosched.runner.runner import MAX_BACKOFF
+from autosched.runner.sync import Changes
 from tests.runner.helpers import in_thread
 from tests.testapp import tasks
 from tests.waiting import wait_until, wait_until_async
@@ -111,6 +113,53 @@ async def test_stop_requested_before_run_returns_at_once() -> None:
     async with asyncio.timeout(5):
         await runner.run()
     assert not runner.scheduler.is_running()
+
+
+async def test_a_stop_does_not_wait_for_a_sync_the_database_never_answers() -> None:
+    runner = SchedulerRunner(sync_interval=0.05)
+    await runner.load()
+    polling, answer = threading.Event(), threading.Event()
+
+    def hang() -> Changes:
+        polling.set()
+        answer.wait(10)  # a black-holed connection: no answer, no error
+        connections.close_all()  # this thread's, for the test database's teardown
+        return Changes()
+
+    with mock.patch.object(runner.sync, "poll", hang):
+        run = asyncio.create_task(runner.run())
+        await wait_until_async(polling.is_set, "a poll to hang")
+        runner.request_stop()
+        try:
+            async with asyncio.timeout(5):  # the lease and the drain: quick here
+                await run
+            assert runner.database_hung  # runscheduler exits without waiting for it
+        finally:
+            answer.set()
+    await wait_until_async(lambda: not runner.database_hung, "the poll to end")
+
+
+async def test_a_stop_during_a_load_that_hangs_returns_without_loading() -> None:
+    runner = SchedulerRunner(sync_interval=1)
+    loading, answer = threading.Event(), threading.Event()
+
+    def hang() -> Changes:
+        loading.set()
+        answer.wait(10)
+        connections.close_all()
+        return Changes(full=True)
+
+    with mock.patch.object(runner.sync, "reload", hang):
+        load = asyncio.create_task(runner.load())
+        await wait_until_async(loading.is_set, "the load to hang")
+        runner.request_stop()
+        try:
+            async with asyncio.timeout(5):
+                await load
+                await runner.run()  # returns at once: stopping, nothing loaded
+        finally:
+            answer.set()
+    assert not runner.scheduler.tasks
 
 
 async def test_database_error_is_logged_in_one_line_and_backs_off(

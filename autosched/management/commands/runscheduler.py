@@ -26,6 +26,7 @@ from autosched.registry import registry
 from autosched.runner import (
     SchedulerRunner,
     favour_the_loop,
+    flush_logging,
     stop_on_signals,
     threads_blocking_exit,
 )
@@ -221,7 +222,8 @@ class Command(BaseCommand):
                     gettext("Cannot load periodic tasks from database %(alias)r: %(error)s")
                     % {"alias": using, "error": exc}
                 ) from exc
-            self._describe_start(runner)
+            if not runner.stop_requested:  # else the load was given up on: nothing to say
+                self._describe_start(runner)
             await runner.run()
 
         with stop_on_signals(runner):
@@ -244,6 +246,13 @@ class Command(BaseCommand):
                 max(len(blocking), len(abandoned)),
                 f": {', '.join(map(repr, abandoned))}" if abandoned else "",
             )
+        if runner.database_hung:
+            # Its thread would be joined at the interpreter's exit, for as long as it hangs.
+            logging.getLogger("autosched").warning(
+                "Exiting without waiting for database %r, which does not answer.", using
+            )
+        if blocking or abandoned or runner.database_hung:
+            flush_logging()  # os._exit skips logging's own flush: buffered records would be lost
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)

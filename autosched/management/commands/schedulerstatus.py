@@ -61,12 +61,26 @@ class Command(BaseCommand):
             "--json", action="store_true", help=str(_("Print the status as JSON, for machines."))
         )
         parser.add_argument(
+            "--brief",
+            action="store_true",
+            help=str(
+                _(
+                    "Print one line (with --json, a small object): whether a scheduler is alive, "
+                    "which one, and its task counts. Fast at any number of tasks: for liveness "
+                    "probes."
+                )
+            ),
+        )
+        parser.add_argument(
             "--database",
             default=DEFAULT_DB_ALIAS,
             help=str(_("The database whose rows give the expected next runs (default: default).")),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["brief"]:
+            self._brief(options["json"])
+            return
         status = read_status()
         now = datetime.now(UTC)
         expected = _expected(options["database"], now)
@@ -82,16 +96,19 @@ class Command(BaseCommand):
             else:
                 self._expected_table(expected, now)
         if not status["alive"]:
-            # The rows say when runs should come; what was last known is the admin's to show.
-            said = banner({**status, "last_known": None})
-            raise CommandError(
-                gettext(
-                    "%(banner)s Is `manage.py runscheduler` running, and does it use the "
-                    "same cache (%(cache)r) as this command?"
-                )
-                % {"banner": said, "cache": conf.STATUS_CACHE},
-                returncode=NOT_ALIVE,
-            )
+            _not_alive(status)
+
+    def _brief(self, as_json: bool) -> None:
+        # The heartbeats alone: neither the tasks' status nor the rows, whose cost grows
+        # with their number (8 s and 8 MB of table at 100,000 rows).
+        status = read_status(with_tasks=False)
+        with stdout_may_close(self):
+            if as_json:
+                self.stdout.write(json.dumps(brief(status), sort_keys=True))
+            elif status["alive"]:
+                self.stdout.write(self.style.SUCCESS(banner(status)))
+        if not status["alive"]:
+            _not_alive(status)
 
     def _table(self, tasks: dict[str, dict[str, Any]], now: datetime) -> None:
         if not tasks:
@@ -132,6 +149,38 @@ def _interval(status: dict[str, Any]) -> str:
     span = short_span(status["interval_seconds"])
     zone = status.get("timezone")
     return f"{span} ({zone})" if zone else span
+
+
+def _not_alive(status: dict[str, Any]) -> None:
+    # The rows say when runs should come; what was last known is the admin's to show.
+    said = banner({**status, "last_known": None})
+    raise CommandError(
+        gettext(
+            "%(banner)s Is `manage.py runscheduler` running, and does it use the "
+            "same cache (%(cache)r) as this command?"
+        )
+        % {"banner": said, "cache": conf.STATUS_CACHE},
+        returncode=NOT_ALIVE,
+    )
+
+
+#: The active scheduler's keys that ``--brief --json`` prints.
+BRIEF_KEYS = ("identity", "host", "pid", "started_at", "published_at", "version")
+
+
+def brief(status: dict[str, Any]) -> dict[str, Any]:
+    """Return what ``--brief --json`` prints: alive, the active scheduler, standbys, counts."""
+    beat = status["scheduler"] or {}
+    return {
+        "alive": status["alive"],
+        "age": status["age"],
+        "ttl": status["ttl"],
+        "error": status["error"],
+        "active": {key: beat.get(key) for key in BRIEF_KEYS} if beat else None,
+        "standbys": [standby.get("identity") for standby in status["standbys"]],
+        "tasks_loaded": beat.get("tasks_loaded"),
+        "tasks_enabled": beat.get("tasks_enabled"),
+    }
 
 
 #: Longest error text in the table's outcome cell (``--json`` has it whole).
