@@ -256,7 +256,7 @@ class RunExecutor:
             scope = asyncio.timeout(timeout)
             # A run that swallows its timeout's cancellation goes on: once it has had time
             # to honour the cancellation, it is reported as overrunning, like a sync run.
-            watch = asyncio.get_running_loop().call_later(
+            deaf = asyncio.get_running_loop().call_later(
                 timeout + min(CANCEL_GRACE, timeout), self._overrun, task
             )
             try:
@@ -267,7 +267,7 @@ class RunExecutor:
                     raise _TimedOut from None
                 raise  # the task's own TimeoutError, not our timeout
             finally:
-                watch.cancel()
+                deaf.cancel()
             if scope.expired():  # cancelled by the timeout, which it swallowed
                 raise _TimedOut
             return

@@ -542,10 +542,12 @@ def test_the_action_button_says_apply(admin_client: Client, task: PeriodicTask) 
     assert ">Run</button>" not in content
 
 
-def report_failure(name: str, host: str = "w2") -> None:
+def report_failure(row_id: int, name: str, host: str = "w2") -> None:
     started = datetime.now(UTC) - timedelta(seconds=3)
     Reporter().finished(
+        row_id,
         name,
+        slot=started.isoformat(),
         started_at=started,
         finished_at=started + timedelta(seconds=1),
         scheduled_at=None,
@@ -561,8 +563,8 @@ def test_a_worker_rows_failed_run_shows_beside_its_ok_enqueue(
 ) -> None:
     PeriodicTask.objects.filter(pk=task.pk).update(run_on="worker")
     asyncio.run(scheduler.run_task(scheduler.tasks["alpha"]))  # the enqueue: ok
-    report_failure("alpha")
-    StatusPublisher(scheduler, worker_rows=lambda: {"alpha"}).publish()
+    report_failure(task.pk, "alpha")
+    StatusPublisher(scheduler, worker_rows=lambda: {"alpha": task.pk}).publish()
     content = admin_client.get(CHANGELIST).content.decode()
     last_run = cell(content, "last_run")
     assert "✗</span> failed</span>" in last_run
