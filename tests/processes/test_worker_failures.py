@@ -25,14 +25,13 @@ from tests.processes.helpers import (
     CommandProcess,
     command,
     key,
-    postgres_only,
     process_env,
     read_runs,
     run_times,
 )
 from tests.waiting import wait_until
 
-pytestmark = [postgres_only, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.timeout(120)]
 
 WORKER = ("db_worker", "--interval", "0.05", "--no-startup-delay", "--no-reload")
 #: Worker runs beat every 1 s and are lost after 6 s without one (3 status TTLs).
