@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from django.core.cache import cache
 
 from autosched.models import PeriodicTask
 from tests.processes.helpers import (
@@ -50,12 +49,6 @@ def status_json(database: str, log: Path) -> dict[str, Any]:
         timeout=30,
     )
     return cast(dict[str, Any], json.loads(done.stdout))
-
-
-@pytest.fixture(autouse=True)
-def clean_cache() -> None:
-    # Every test's database numbers its rows from 1, and the reports go by the row's pk.
-    cache.clear()
 
 
 def heard(log: Path, prefix: str) -> list[str]:
