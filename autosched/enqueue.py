@@ -18,6 +18,7 @@ from typing import Any
 from django.db import DatabaseError, connections, router, transaction
 
 from autosched.engines import batch_writer
+from autosched.tokens import run_token
 from autosched.worker import DEFAULT_QUEUE, tasks_module, worker_task
 
 __all__ = [
@@ -51,11 +52,21 @@ class RunToEnqueue:
     priority: int = 0
     kwargs: dict[str, Any] = field(default_factory=dict)
     scheduled_at: str | None = None  # the slot, ISO 8601
+    row_id: int | None = None  # the row's pk: its worker reports are keyed by it
+    timeout: int | None = None  # the row's timeout_seconds, for the reports
 
     @property
     def args(self) -> tuple[Any, ...]:
-        """The arguments of ``autosched.worker.run_periodic_task`` for this run."""
-        return (self.key, self.name, self.kwargs, self.scheduled_at)
+        """The arguments of ``autosched.worker.run_periodic_task`` for this run.
+
+        A run of a row adds the row, its timeout and the token that lets the worker report
+        the run (``autosched.tokens``).
+        """
+        if self.row_id is None:
+            return (self.key, self.name, self.kwargs, self.scheduled_at)
+        token = run_token(self.row_id, self.key, self.scheduled_at, self.timeout)
+        run = {"row": self.row_id, "timeout": self.timeout, "token": token}
+        return (self.key, self.name, self.kwargs, self.scheduled_at, run)
 
 
 class Batch:

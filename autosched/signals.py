@@ -18,8 +18,10 @@ logger = logging.getLogger("autosched")
 
 #: Sent when a run starts, with ``name`` (the task's name) and ``started_at`` (aware UTC).
 task_started = Signal()
-#: Sent when a run ends, with ``name``, ``started_at``, ``outcome`` ("ok", "error" or
-#: "cancelled"), ``duration`` (seconds) and ``exception`` (the exception, or None).
+#: Sent when a run ends, with ``name``, ``started_at``, ``outcome`` ("ok", "error", "timeout"
+#: or "cancelled"), ``duration`` (seconds) and ``exception`` (the exception, or None). On a
+#: worker, a refusal before the call (``LookupError``, ``KwargsError``) is an "error" too, and
+#: a run whose worker was killed is sent by the row's next worker run, with a ``WorkerLost``.
 task_finished = Signal()
 
 

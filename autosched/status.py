@@ -174,7 +174,14 @@ def read_status(
 
 def _with_reports(tasks: dict[str, dict[str, Any]], alias: str) -> dict[str, dict[str, Any]]:
     """Return ``tasks`` with each worker row's run as its worker reported it."""
-    workers = [name for name, status in tasks.items() if status.get("run_on") == "worker"]
+    # A worker row's reports go by its pk, published as ``row_id`` (none: no report read).
+    workers = {
+        name: status["row_id"]
+        for name, status in tasks.items()
+        if status.get("run_on") == "worker"
+        and isinstance(status.get("row_id"), int)
+        and not isinstance(status.get("row_id"), bool)
+    }
     if not workers:
         return tasks
     try:

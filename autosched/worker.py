@@ -12,6 +12,7 @@ import importlib
 import logging
 import os
 import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -22,9 +23,10 @@ from django.conf import settings
 from django.dispatch import Signal
 
 from autosched.registry import SLOT_PARAMETER, registry
-from autosched.reports import reporter
+from autosched.reports import going_on, heartbeat_every, lost_end, reporter
 from autosched.scheduler.errors import STATUS_ERROR_LIMIT, describe
 from autosched.signals import send_robustly, task_finished, task_started
+from autosched.tokens import check_run_token
 
 __all__ = [
     "DEFAULT_BACKEND",
@@ -32,6 +34,7 @@ __all__ = [
     "MAX_PRIORITY",
     "MIN_PRIORITY",
     "Worker",
+    "WorkerLost",
     "backend_aliases",
     "backend_queues",
     "backend_takes_priority",
@@ -112,64 +115,159 @@ def _run_periodic_task(
     name: str = "",
     kwargs: dict[str, Any] | None = None,
     scheduled_at: str | None = None,
+    run: dict[str, Any] | None = None,
 ) -> None:
-    """Run the function registered under ``key`` (never an arbitrary dotted path)."""
-    registered = registry.get(key)
-    if registered is None:
-        raise LookupError(
-            f"Periodic task {name!r}: {key!r} is not a registered function in this worker; "
-            "deploy the code that registers it."
-        )
-    arguments = dict(registered.check_kwargs(kwargs or {}))
-    slot = datetime.fromisoformat(scheduled_at) if scheduled_at else None
-    if registered.takes_slot:
-        arguments[SLOT_PARAMETER] = slot or datetime.now(UTC)
-    run = WorkerRun(name or key, slot)
-    logger.info("Running periodic task %r (%s) on a worker.", run.name, key)
-    run.started()
+    """Run the function registered under ``key`` (never an arbitrary dotted path).
+
+    ``run`` is what the scheduler adds to a run it enqueued for a row: ``{"row": pk,
+    "timeout": seconds or None, "token": ...}`` (``autosched.tokens``); the run is reported
+    to the status only when it carries a token that matches. A refusal before the function
+    is called (not registered here, keyword arguments that no longer fit) is reported and
+    signalled as a failed run, like an exception from the function.
+    """
+    row, timeout = _row_of(key, name, scheduled_at, run)
     try:
+        slot = datetime.fromisoformat(scheduled_at) if scheduled_at else None
+        problem: Exception | None = None
+    except (TypeError, ValueError) as exc:
+        slot, problem = None, exc
+    worker_run = WorkerRun(name or key, slot, row=row, slot_key=scheduled_at, timeout=timeout)
+    logger.info("Running periodic task %r (%s) on a worker.", worker_run.name, key)
+    worker_run.started()
+    try:
+        if problem is not None:
+            raise ValueError(f"Periodic task {name!r}: bad slot {scheduled_at!r}: {problem}")
+        registered = registry.get(key)
+        if registered is None:
+            raise LookupError(
+                f"Periodic task {name!r}: {key!r} is not a registered function in this worker; "
+                "deploy the code that registers it."
+            )
+        arguments = dict(registered.check_kwargs(kwargs or {}))
+        if registered.takes_slot:
+            arguments[SLOT_PARAMETER] = slot or datetime.now(UTC)
         if registered.is_async:
             async_to_sync(registered.func)(**arguments)
         else:
             registered.func(**arguments)
     except BaseException as exc:
-        run.finished(exc)
+        worker_run.finished(exc)
         raise  # the engine records the run as failed, with its traceback
-    run.finished(None)
+    worker_run.finished(None)
+
+
+def _row_of(
+    key: str, name: str, scheduled_at: str | None, run: object
+) -> tuple[int | None, int | None]:
+    """Return the row and timeout a run is reported for, or None if it is not reported."""
+    if run is None:
+        logger.warning(
+            "Not reporting the run of periodic task %r to the status: it was enqueued without "
+            "its row's identity (by a scheduler on an older autosched?).",
+            name,
+        )
+        return None, None
+    row = run.get("row") if isinstance(run, dict) else None
+    timeout = run.get("timeout") if isinstance(run, dict) else None
+    token = run.get("token") if isinstance(run, dict) else None
+    if (
+        isinstance(row, int)
+        and not isinstance(row, bool)
+        and (timeout is None or (isinstance(timeout, int) and not isinstance(timeout, bool)))
+        and isinstance(token, str)
+        and check_run_token(row, key, scheduled_at, timeout, token)
+    ):
+        return row, timeout
+    logger.warning(
+        "Not reporting the run of periodic task %r to the status: its token does not match "
+        "(not enqueued by this project's scheduler, or another SECRET_KEY).",
+        name,
+    )
+    return None, None
+
+
+class WorkerLost(RuntimeError):
+    """A run on a worker stopped being heard from before it ended (its worker was killed)."""
 
 
 class Worker:
     """The ``sender`` of ``task_started``/``task_finished`` when a worker runs a periodic task.
 
     The scheduler process sends them with ``sender=autosched.Scheduler`` for the runs it makes
-    itself, and none for a worker row's enqueue: each run is heard once, where it ran.
+    itself, and none for a worker row's enqueue: each run is heard once, where it ran. A run
+    whose worker was killed is heard by the worker that runs its row next: ``task_finished``,
+    outcome "error", with a ``WorkerLost``.
     """
 
 
 class WorkerRun:
-    """One run on a worker: its log lines, its report to the status cache and its signals."""
+    """One run on a worker: its log lines, its reports to the status cache and its signals."""
 
-    def __init__(self, name: str, scheduled_at: datetime | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        scheduled_at: datetime | None,
+        *,
+        row: int | None = None,
+        slot_key: str | None = None,
+        timeout: int | None = None,
+    ) -> None:
         self.name = name
         self.scheduled_at = scheduled_at
+        self.row = row
+        self.timeout = timeout
         self.host, self.pid = socket.gethostname(), os.getpid()
         self.started_at = datetime.now(UTC)
+        # The run's key in the reports: its slot, or its start for a run without one.
+        self.slot = slot_key or self.started_at.isoformat()
         self._began = time.perf_counter()
+        self._stop_beating = threading.Event()
+        self._beating: threading.Thread | None = None
 
     def started(self) -> None:
-        """Report the start and send ``task_started``."""
-        reporter.started(
-            self.name,
-            started_at=self.started_at,
-            scheduled_at=self.scheduled_at,
-            host=self.host,
-            pid=self.pid,
-        )
+        """Report the start, beat while it runs, and send ``task_started``."""
+        if self.row is not None:
+            run = going_on(
+                self.row,
+                self.name,
+                slot=self.slot,
+                started_at=self.started_at,
+                scheduled_at=self.scheduled_at,
+                host=self.host,
+                pid=self.pid,
+                timeout=self.timeout,
+            )
+            lost = reporter.started(run)
+            self._beating = threading.Thread(
+                target=self._beat, args=(run,), name="autosched-report-beat", daemon=True
+            )
+            self._beating.start()
+            for gone in lost:
+                self._lost(gone)
         _send(task_started, name=self.name, started_at=self.started_at)
+
+    def _beat(self, run: dict[str, Any]) -> None:
+        while not self._stop_beating.wait(heartbeat_every()):
+            reporter.beat(run, datetime.now(UTC))
+
+    def _lost(self, gone: dict[str, Any]) -> None:
+        end = lost_end(gone)
+        logger.error("Periodic task %r was lost on a worker: %s", gone.get("name"), end["error"])
+        _send(
+            task_finished,
+            name=gone.get("name") or self.name,
+            started_at=datetime.fromisoformat(end["started_at"]),
+            outcome="error",
+            duration=end["duration"],
+            exception=WorkerLost(end["error"].removeprefix("WorkerLost: ")),
+        )
 
     def finished(self, error: BaseException | None) -> None:
         """Log and report the end (``error`` None: it succeeded) and send ``task_finished``."""
         duration = time.perf_counter() - self._began
+        self._stop_beating.set()
+        if self._beating is not None:
+            self._beating.join()  # no heartbeat may bring the run back once it is reported
         if error is None:
             outcome = "ok"
             logger.info("Periodic task %r succeeded on a worker in %.3f s.", self.name, duration)
@@ -183,16 +281,19 @@ class WorkerRun:
                 duration,
                 describe(error),
             )
-        reporter.finished(
-            self.name,
-            started_at=self.started_at,
-            finished_at=self.started_at + timedelta(seconds=duration),
-            scheduled_at=self.scheduled_at,
-            outcome=outcome,
-            error=describe(error, STATUS_ERROR_LIMIT) if error is not None else None,
-            host=self.host,
-            pid=self.pid,
-        )
+        if self.row is not None:
+            reporter.finished(
+                self.row,
+                self.name,
+                slot=self.slot,
+                started_at=self.started_at,
+                finished_at=self.started_at + timedelta(seconds=duration),
+                scheduled_at=self.scheduled_at,
+                outcome=outcome,
+                error=describe(error, STATUS_ERROR_LIMIT) if error is not None else None,
+                host=self.host,
+                pid=self.pid,
+            )
         _send(
             task_finished,
             name=self.name,

@@ -69,6 +69,18 @@ def test_each_run_goes_with_its_arguments_and_slot(task: FakeTask) -> None:
     assert task.enqueued == [("k", "a", {"x": 1}, "s")]
 
 
+def test_a_rows_run_carries_the_row_its_timeout_and_a_token_the_worker_checks(
+    task: FakeTask,
+) -> None:
+    from autosched.tokens import check_run_token
+
+    enqueue_many("default", [RunToEnqueue("k", "a", scheduled_at="s", row_id=7, timeout=30)])
+    ((key, name, kwargs, slot, run),) = task.enqueued
+    assert (key, name, kwargs, slot) == ("k", "a", {}, "s")
+    assert (run["row"], run["timeout"]) == (7, 30)
+    assert check_run_token(7, "k", "s", 30, run["token"])
+
+
 @pytest.mark.usefixtures("atomic")
 def test_a_database_error_fails_every_run_of_the_batch_after_one_retry(task: FakeTask) -> None:
     task.failures = [OperationalError("stale"), OperationalError("down")]

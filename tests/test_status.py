@@ -208,10 +208,12 @@ def test_a_worker_rows_run_is_read_from_its_workers_report() -> None:
     scheduler = Scheduler()
     scheduler.add_task("remote", job, 60)
     scheduler.add_task("local", job, 60)
-    publisher = StatusPublisher(scheduler, worker_rows=lambda: {"remote"})
+    publisher = StatusPublisher(scheduler, worker_rows=lambda: {"remote": 7})
     started = datetime(2026, 12, 1, 9, 59, 57, tzinfo=UTC)
     Reporter().finished(
+        7,
         "remote",
+        slot="s",
         started_at=started,
         finished_at=started + timedelta(seconds=1),
         scheduled_at=None,
@@ -221,7 +223,9 @@ def test_a_worker_rows_run_is_read_from_its_workers_report() -> None:
         pid=9,
     )
     Reporter().finished(  # a report of a process row is never read
+        8,
         "local",
+        slot="s",
         started_at=started,
         finished_at=started,
         scheduled_at=None,
@@ -253,7 +257,7 @@ def test_an_unreadable_report_leaves_the_run_unknown_not_the_enqueue(
 
     scheduler = Scheduler()
     scheduler.add_task("remote", job, 60)
-    StatusPublisher(scheduler, worker_rows=lambda: {"remote"}).publish()
+    StatusPublisher(scheduler, worker_rows=lambda: {"remote": 7}).publish()
     monkeypatch.setattr(autosched.status, "read_reports", down)
     remote = read_status()["tasks"]["remote"]
     assert (remote["run_on"], remote["last_outcome"], remote["run_count"]) == ("worker", None, 0)

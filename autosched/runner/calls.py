@@ -69,11 +69,14 @@ def enqueuer(
     priority: int,
     kwargs: dict[str, Any] | None = None,
     batcher: EnqueueBatcher | None = None,
+    row_id: int | None = None,
+    timeout: int | None = None,
 ) -> Callable[[], Awaitable[None]]:
     """Return an async callable that enqueues one run of ``key`` for a worker.
 
     The run goes in a batch with the others due at the same time (``batcher``, by default
-    one shared by the process), in the batcher's threads: never on the event loop.
+    one shared by the process), in the batcher's threads: never on the event loop. With
+    ``row_id``, the row's pk, the worker reports the run for that row (``autosched.reports``).
     """
     arguments = dict(kwargs or {})
 
@@ -86,6 +89,8 @@ def enqueuer(
             priority=priority,
             kwargs=arguments,
             scheduled_at=slot.isoformat() if slot is not None else None,
+            row_id=row_id,
+            timeout=timeout,
         )
         await (batcher or shared_batcher()).enqueue(backend, run)
 

@@ -107,7 +107,8 @@ class StatusPublisher:
         self.identity = identity or Identity()
         #: Asked at each write: "active" runs tasks, "standby" waits for the lease.
         self.role = role
-        #: Asked at each tasks snapshot: the names of the tasks that enqueue to a worker.
+        #: Asked at each tasks snapshot: the names of the tasks that enqueue to a worker, or
+        #: ``{name: pk}`` of their rows (published as ``row_id``, which their reports go by).
         self.worker_rows = worker_rows
         self.every = every
         # Runs may start and end thousands of times a second: they only mark the snapshot
@@ -247,6 +248,8 @@ class StatusPublisher:
             status["last_error"] = trim(status.get("last_error"))
             if name in workers:
                 as_enqueue(status)
+                if isinstance(workers, Mapping):  # the row's pk, which its reports go by
+                    status["row_id"] = workers[name]
             else:
                 status["run_on"] = "process"
         self._counts = (len(tasks), sum(1 for status in tasks.values() if status["enabled"]))

@@ -82,6 +82,8 @@ class Row(NamedTuple):
             self.queue_name,
             self.priority,
             self.kwargs,
+            # A worker reports a run past its timeout as overrunning: the enqueue says it.
+            self.timeout_seconds if self.run_on == RunOn.WORKER else None,
         )
 
     def offset(self) -> int | None:
@@ -133,14 +135,14 @@ class TaskSync:
         """Return the rows left out of the scheduler (unregistered function or bad value)."""
         return dict(self._skipped)
 
-    def worker_names(self) -> frozenset[str]:
-        """Return the names of the tasks applied that run on a worker (callable from any thread)."""
+    def worker_names(self) -> dict[str, int]:
+        """Return ``{name: pk}`` of the rows applied that run on a worker (from any thread)."""
         while True:
             try:
                 rows = list(self._applied.values())  # the loop thread may change the dict
             except RuntimeError:  # changed size while copied: copy again
                 continue
-            return frozenset(row.name for row in rows if row.run_on == RunOn.WORKER)
+            return {row.name: row.id for row in rows if row.run_on == RunOn.WORKER}
 
     # Reading (blocking: call these off the event loop) -------------------------------------
 
@@ -329,6 +331,8 @@ class TaskSync:
                 priority=row.priority,
                 kwargs=row.kwargs,
                 batcher=self.batcher,
+                row_id=row.id,
+                timeout=row.timeout_seconds,
             )
         if row.kwargs or registered.takes_slot:
             return in_process(registered, row.kwargs)

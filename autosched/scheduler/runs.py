@@ -47,6 +47,10 @@ def current_slot() -> datetime | None:
     return _slot.get()
 
 
+#: Seconds an async run past its timeout has to honour the cancellation (at most its timeout
+#: again) before it is reported as overrunning.
+CANCEL_GRACE = 1.0
+
 #: Names of the threads that run sync task functions start with this.
 RUN_THREAD_PREFIX = "autosched-run"
 
@@ -250,6 +254,11 @@ class RunExecutor:
                 await task.func()
                 return
             scope = asyncio.timeout(timeout)
+            # A run that swallows its timeout's cancellation goes on: once it has had time
+            # to honour the cancellation, it is reported as overrunning, like a sync run.
+            deaf = asyncio.get_running_loop().call_later(
+                timeout + min(CANCEL_GRACE, timeout), self._overrun, task
+            )
             try:
                 async with scope:
                     await task.func()
@@ -257,6 +266,8 @@ class RunExecutor:
                 if scope.expired():
                     raise _TimedOut from None
                 raise  # the task's own TimeoutError, not our timeout
+            finally:
+                deaf.cancel()
             if scope.expired():  # cancelled by the timeout, which it swallowed
                 raise _TimedOut
             return
@@ -275,16 +286,24 @@ class RunExecutor:
             await result
 
     def _overrun(self, task: ScheduledTask) -> None:
-        # On the loop, when a sync run outlives its timeout: it cannot be stopped, so say so.
+        # On the loop, when a run outlives its timeout and goes on: say so until it returns.
         if not task.running:
             return
         task.overrun = True
-        logger.error(
-            "Task %r has run for %g s, past its timeout; a sync function cannot be stopped, "
-            "so it is reported as overrunning until it returns.",
-            task.name,
-            task.timeout_seconds,
-        )
+        if task.is_async:
+            logger.error(
+                "Task %r has run past its %g s timeout and went on when cancelled; it is "
+                "reported as overrunning until it returns.",
+                task.name,
+                task.timeout_seconds,
+            )
+        else:
+            logger.error(
+                "Task %r has run for %g s, past its timeout; a sync function cannot be "
+                "stopped, so it is reported as overrunning until it returns.",
+                task.name,
+                task.timeout_seconds,
+            )
         if self.listeners:
             self.notify(RunEvent("overrun", task))
 

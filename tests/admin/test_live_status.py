@@ -23,6 +23,7 @@ from autosched.runner.identity import Identity
 from autosched.runner.publisher import StatusPublisher
 from autosched.scheduler import Scheduler
 from autosched.status import read_status
+from tests.tasks_backend import IMMEDIATE, needs_tasks
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
@@ -542,10 +543,12 @@ def test_the_action_button_says_apply(admin_client: Client, task: PeriodicTask) 
     assert ">Run</button>" not in content
 
 
-def report_failure(name: str, host: str = "w2") -> None:
+def report_failure(row_id: int, name: str, host: str = "w2") -> None:
     started = datetime.now(UTC) - timedelta(seconds=3)
     Reporter().finished(
+        row_id,
         name,
+        slot=started.isoformat(),
         started_at=started,
         finished_at=started + timedelta(seconds=1),
         scheduled_at=None,
@@ -561,8 +564,8 @@ def test_a_worker_rows_failed_run_shows_beside_its_ok_enqueue(
 ) -> None:
     PeriodicTask.objects.filter(pk=task.pk).update(run_on="worker")
     asyncio.run(scheduler.run_task(scheduler.tasks["alpha"]))  # the enqueue: ok
-    report_failure("alpha")
-    StatusPublisher(scheduler, worker_rows=lambda: {"alpha"}).publish()
+    report_failure(task.pk, "alpha")
+    StatusPublisher(scheduler, worker_rows=lambda: {"alpha": task.pk}).publish()
     content = admin_client.get(CHANGELIST).content.decode()
     last_run = cell(content, "last_run")
     assert "✗</span> failed</span>" in last_run
@@ -579,3 +582,32 @@ def test_a_worker_rows_failed_run_shows_beside_its_ok_enqueue(
     assert "1 reported, 1 failed" in page
     assert "1 enqueued, 0 failed, 0 skipped" in page
     assert "Last error on a worker" in page
+
+
+@needs_tasks
+def test_a_worker_that_lacks_the_function_turns_the_rows_last_ok_into_failing(
+    admin_client: Client, task: PeriodicTask, scheduler: Scheduler, settings: Any
+) -> None:
+    from autosched.enqueue import RunToEnqueue
+    from autosched.worker import run_periodic_task
+
+    settings.TASKS = IMMEDIATE
+    PeriodicTask.objects.filter(pk=task.pk).update(run_on="worker")
+    slot = datetime.now(UTC).isoformat()
+    args = RunToEnqueue(HEARTBEAT, "alpha", scheduled_at=slot, row_id=task.pk).args
+    run_periodic_task.call(*args)  # the last run went well
+    publisher = StatusPublisher(scheduler, worker_rows=lambda: {"alpha": task.pk})
+    publisher.publish()
+    assert "✓" in cell(admin_client.get(CHANGELIST).content.decode(), "last_run")
+    gone = "tests.testapp.tasks.removed_since"  # a deploy reached the scheduler first
+    args = RunToEnqueue(gone, "alpha", scheduled_at=slot, row_id=task.pk).args
+    with pytest.raises(LookupError):
+        run_periodic_task.call(*args)
+    publisher.publish()
+    response = admin_client.get(CHANGELIST, {"outcome": "failing"})
+    assert [row.name for row in response.context["cl"].result_list] == ["alpha"]
+    last_run = cell(response.content.decode(), "last_run")
+    assert "✗</span> failed</span>" in last_run
+    assert "LookupError: Periodic task &#x27;alpha&#x27;: &#x27;tests.testapp.tasks.removed" in (
+        last_run
+    )

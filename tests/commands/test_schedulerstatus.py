@@ -180,7 +180,9 @@ def test_a_worker_row_shows_the_workers_outcome_beside_the_enqueue() -> None:
     scheduler.add_task("remote", job, 60)
     started = datetime.now(UTC) - timedelta(seconds=3)
     Reporter().finished(
+        7,
         "remote",
+        slot="s",
         started_at=started,
         finished_at=started + timedelta(seconds=0.012),
         scheduled_at=None,
@@ -189,7 +191,7 @@ def test_a_worker_row_shows_the_workers_outcome_beside_the_enqueue() -> None:
         host="w2",
         pid=9,
     )
-    StatusPublisher(scheduler, worker_rows=lambda: {"remote"}).publish()
+    StatusPublisher(scheduler, worker_rows=lambda: {"remote": 7}).publish()
     row = status_command().splitlines()[2]
     assert "failed (12 ms) on host w2, pid 9; ValueError: bad bad" in row
     assert "…" in row  # the error is cut in the table

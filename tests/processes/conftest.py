@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 
 from tests.processes.helpers import (
     ON_POSTGRES,
@@ -50,6 +51,16 @@ def process_database(
             yield name
     finally:
         drop(name)
+
+
+@pytest.fixture(autouse=True)
+def clean_status_cache() -> None:
+    """Start each test with an empty status cache, which all the processes share.
+
+    Every test's database numbers its rows from 1, and worker reports go by the row's pk: a
+    report of another test's row would otherwise be read as this one's.
+    """
+    cache.clear()
 
 
 @pytest.fixture

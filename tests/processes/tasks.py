@@ -15,6 +15,7 @@ import time
 from datetime import datetime
 
 import autosched
+from autosched.signals import task_finished
 
 
 def record(name: str) -> None:
@@ -137,3 +138,40 @@ def on_engine(row: str, scheduled_at: datetime) -> None:
     worker a run belongs to is this process or its parent.
     """
     record(f"engine:{row}:{scheduled_at.timestamp():.0f}:{os.getppid()}")
+
+
+# A deploy that reaches the scheduler first: what only the newer code registers, and a
+# signature only the newer code has. A process started with AUTOSCHED_PROCESS_NEWER=1 runs it.
+NEWER = os.environ.get("AUTOSCHED_PROCESS_NEWER") == "1"
+
+if NEWER:
+
+    @autosched.register
+    def only_newer() -> None:
+        """Record a run of a function that older workers do not have."""
+        record("only_newer")
+
+    @autosched.register
+    def reshaped(who: str, loud: bool = False) -> None:
+        """Record a run, with an argument older workers do not take."""
+        record(f"reshaped:{who}:{loud}")
+
+else:
+
+    @autosched.register
+    def reshaped(who: str) -> None:  # type: ignore[misc]  # the older signature
+        """Record a run, as older workers have it."""
+        record(f"reshaped:{who}")
+
+
+def _heard_finished(sender: object, name: str, outcome: str, **kwargs: object) -> None:
+    """Record each ``task_finished`` a worker sends: ``finished:NAME:OUTCOME:EXCEPTION``."""
+    from autosched.worker import Worker
+
+    if sender is Worker:
+        record(f"finished:{name}:{outcome}:{type(kwargs.get('exception')).__name__}")
+
+
+# Only where a test asks for it: other tests count every line of the log as a run.
+if os.environ.get("AUTOSCHED_PROCESS_SIGNALS") == "1":
+    task_finished.connect(_heard_finished)

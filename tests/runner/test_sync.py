@@ -531,10 +531,10 @@ def test_the_sync_names_the_tasks_that_run_on_a_worker(
     make_task("here")
     remote = make_task("there", run_on="worker")
     sync.apply(scheduler, sync.reload())
-    assert sync.worker_names() == {"there"}
+    assert sync.worker_names() == {"there": remote.pk}  # its reports go by the pk
     PeriodicTask.objects.filter(pk=remote.pk).update(run_on="process")
     sync.apply(scheduler, sync.reload())
-    assert sync.worker_names() == frozenset()
+    assert sync.worker_names() == {}
 
 
 @pytest.mark.django_db
@@ -586,3 +586,30 @@ def test_a_zone_edit_retimes_the_task_in_place(sync: TaskSync, scheduler: Schedu
     PeriodicTask.objects.filter(name="nightly").update(timezone="")
     resync(sync, scheduler)
     assert scheduler.tasks["nightly"].timezone is None
+
+
+@needs_tasks
+def test_a_worker_rows_runs_are_reported_by_its_pk_across_a_rename(
+    sync: TaskSync, scheduler: Scheduler, settings: Any
+) -> None:
+    from django.core.cache import cache
+
+    from autosched.runner.publisher import StatusPublisher
+    from autosched.status import read_status
+
+    settings.TASKS = IMMEDIATE  # the run happens at the enqueue, here
+    cache.clear()
+    PeriodicTask.objects.all().delete()
+    old = make_task("nightly", run_on="worker", timeout_seconds=30)
+    sync.apply(scheduler, sync.reload())
+    asyncio.run(scheduler.run_task(scheduler.tasks["nightly"]))
+    # Renamed, then a new row takes the old name: the report stays with the first row.
+    PeriodicTask.objects.filter(pk=old.pk).update(name="nightly-old")
+    make_task("nightly", run_on="worker")
+    sync.apply(scheduler, sync.reload())
+    StatusPublisher(scheduler, worker_rows=sync.worker_names).publish()
+    tasks = read_status()["tasks"]
+    assert (tasks["nightly-old"]["row_id"], tasks["nightly-old"]["last_outcome"]) == (old.pk, "ok")
+    assert tasks["nightly-old"]["run_count"] == 1
+    assert (tasks["nightly"]["last_outcome"], tasks["nightly"]["run_count"]) == (None, 0)
+    cache.clear()

@@ -215,6 +215,64 @@ async def test_an_async_run_that_swallows_its_timeout_still_counts_as_timeout() 
     assert scheduler.tasks["stubborn"].last_outcome == "timeout"
 
 
+async def test_an_async_run_that_goes_on_after_its_timeout_is_reported_as_overrunning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scheduler = Scheduler()
+    events = events_of(scheduler)
+    release = asyncio.Event()
+
+    async def deaf() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            await release.wait()  # swallowed: it keeps going
+
+    scheduler.add_task("deaf", deaf, 0.05, timeout=0.05)
+    with caplog.at_level(logging.DEBUG, logger="autosched"):
+        async with running(scheduler):
+            async with asyncio.timeout(2):
+                while not scheduler.tasks["deaf"].overrun:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            status = scheduler.get_task_status("deaf")
+            assert status is not None
+            assert (status["running"], status["overrun"]) == (True, True)
+            skipped = scheduler.tasks["deaf"].skip_count
+            async with asyncio.timeout(2):  # later slots come and are skipped meanwhile
+                while scheduler.tasks["deaf"].skip_count < skipped + 3:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            release.set()
+            async with asyncio.timeout(2):
+                while scheduler.tasks["deaf"].running:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            scheduler.disable_task("deaf")
+    assert scheduler.tasks["deaf"].last_outcome == "timeout"
+    assert [e.kind for e in events].count("overrun") == 1
+    messages = [(r.levelno, r.getMessage()) for r in caplog.records]
+    overran = [i for i, (_, text) in enumerate(messages) if "went on when cancelled" in text]
+    assert len(overran) == 1
+    # One warning for the skipped slots, not one per slot.
+    later = [text for level, text in messages[overran[0] :] if level == logging.WARNING]
+    assert len(later) == 1
+    assert "its slots are skipped until that run returns" in later[0]
+
+
+async def test_an_async_run_that_honours_its_timeout_is_never_overrunning() -> None:
+    scheduler = Scheduler()
+    events = events_of(scheduler)
+
+    async def hang() -> None:
+        await asyncio.sleep(60)
+
+    scheduler.add_task("hang", hang, 60, timeout=0.05)
+    async with running(scheduler):
+        scheduler.run_now("hang")
+        async with asyncio.timeout(2):
+            while not any(e.kind == "finished" for e in events):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    assert [e.kind for e in events] == ["started", "finished"]
+
+
 async def test_the_tasks_own_timeout_error_is_an_error() -> None:
     scheduler = Scheduler()
 
