@@ -87,6 +87,8 @@ class SchedulerRunner:
             info={"database": using, "sync_interval": self.sync_interval},
         )
         self.signals = SignalSender(scheduler)
+        #: Called after this process gains or loses the lease, from whichever thread noticed.
+        self.lease_listeners: list[Callable[[], None]] = []
         #: Consecutive failed syncs; 0 while the database answers.
         self.failures = 0
         self._loaded = False
@@ -132,7 +134,7 @@ class SchedulerRunner:
                 stack.push_async_callback(asyncio.to_thread, self.signals.stop)
                 self.publisher.start()
                 stack.push_async_callback(asyncio.to_thread, self.publisher.stop)
-                self.leadership.on_change = self._wake
+                self.leadership.on_change = self._lease_changed
                 self.leadership.start()
                 stack.push_async_callback(asyncio.to_thread, self.leadership.close)
                 stack.push_async_callback(self._stop_scheduler)
@@ -169,6 +171,11 @@ class SchedulerRunner:
         if loop is not None and wakeup is not None:
             with contextlib.suppress(RuntimeError):  # the loop already closed
                 loop.call_soon_threadsafe(wakeup.set)
+
+    def _lease_changed(self) -> None:
+        self._wake()
+        for listener in self.lease_listeners:
+            listener()
 
     def _close_connection(self) -> None:
         connections[self.using].close()  # in the DB thread: connections are per thread
