@@ -98,9 +98,31 @@ def check_settings(
                 id="autosched.E006",
             )
         )
+    messages.extend(_check_health_token())
     messages.extend(_check_unknown_settings())
     messages.extend(_check_status_cache())
     return messages
+
+
+def _check_health_token() -> list[CheckMessage]:
+    try:
+        settings_module.valid_health_token(conf.HEALTH_TOKEN)
+    except (TypeError, ValueError):
+        # The value is a secret: the message never repeats it.
+        return [
+            Error(
+                gettext(
+                    "AUTOSCHED_HEALTH_TOKEN must be None or a string of at least %(length)d "
+                    "printable ASCII characters without spaces."
+                )
+                % {"length": settings_module.MIN_HEALTH_TOKEN},
+                hint=gettext(
+                    "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe())'"
+                ),
+                id="autosched.E008",
+            )
+        ]
+    return []
 
 
 def _check_unknown_settings() -> list[CheckMessage]:

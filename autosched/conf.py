@@ -67,6 +67,11 @@ class Settings:
         """Seconds a published status stays valid; after that the scheduler counts as gone."""
         return cast(float, self._get("STATUS_TTL", 5.0))
 
+    @property
+    def HEALTH_TOKEN(self) -> str | None:
+        """A bearer token that lets a request to the health URL see the failing tasks."""
+        return cast("str | None", self._get("HEALTH_TOKEN", None))
+
 
 conf = Settings()
 
@@ -123,6 +128,30 @@ def valid_max_workers(value: object, label: str = "AUTOSCHED_MAX_WORKERS") -> in
 def valid_status_ttl(value: object, label: str = "AUTOSCHED_STATUS_TTL") -> float:
     """Return the seconds a published status stays valid (``AUTOSCHED_STATUS_TTL``)."""
     return _number(value, label, "a positive number of seconds", lambda v: v > 0)
+
+
+#: Shortest health token accepted: a short one could be guessed.
+MIN_HEALTH_TOKEN = 16
+
+
+def valid_health_token(value: object, label: str = "AUTOSCHED_HEALTH_TOKEN") -> str | None:
+    """Return the health URL's bearer token (``AUTOSCHED_HEALTH_TOKEN``), or None for none."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{label} must be a string or None, not {value!r}.")
+    if (
+        len(value) < MIN_HEALTH_TOKEN
+        or not value.isascii()
+        or not value.isprintable()
+        or (any(char.isspace() for char in value))
+    ):
+        # Not the value itself: it is a secret.
+        raise ValueError(
+            f"{label} must be at least {MIN_HEALTH_TOKEN} printable ASCII characters without "
+            "spaces."
+        )
+    return value
 
 
 def valid_lease(ttl: object, renew: object) -> tuple[float, float]:

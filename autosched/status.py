@@ -112,12 +112,16 @@ def _age(beat: dict[str, Any], now: datetime) -> float:
     return (now - datetime.fromisoformat(beat["published_at"])).total_seconds()
 
 
-def read_status(*, cache_alias: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+def read_status(
+    *, cache_alias: str | None = None, now: datetime | None = None, with_tasks: bool = True
+) -> dict[str, Any]:
     """Return the latest status with ``alive`` and ``age`` added; alive only within the TTL.
 
     Also ``standbys`` (the standbys' heartbeats) and, when no scheduler is alive,
     ``last_known``: the tasks' status last published, with when and by whom, or None. A
     worker row's run, in both, is the one its worker reported (``autosched.reports``).
+    ``with_tasks=False`` reads the heartbeats only (``tasks`` empty, ``last_known`` None):
+    the same ``alive``, in a time that does not grow with the number of tasks.
     """
     alias = conf.STATUS_CACHE if cache_alias is None else cache_alias
     ttl = float(conf.STATUS_TTL)
@@ -134,7 +138,8 @@ def read_status(*, cache_alias: str | None = None, now: datetime | None = None) 
         "last_known": None,
     }
     try:
-        found = caches[alias].get_many([STATUS_KEY, TASKS_KEY, STANDBY_KEY])
+        keys = [STATUS_KEY, TASKS_KEY, STANDBY_KEY] if with_tasks else [STATUS_KEY, STANDBY_KEY]
+        found = caches[alias].get_many(keys)
     except Exception as exc:  # the admin must still work when the cache is down
         logger.warning("Cannot read the scheduler status from cache %r: %s", alias, exc)
         return {**result, "error": f"{type(exc).__name__}: {exc}"}
