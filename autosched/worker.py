@@ -24,6 +24,7 @@ from django.dispatch import Signal
 from autosched.registry import SLOT_PARAMETER, registry
 from autosched.reports import reporter
 from autosched.scheduler.errors import STATUS_ERROR_LIMIT, describe
+from autosched.scheduler.logs import event
 from autosched.signals import send_robustly, task_finished, task_started
 
 __all__ = [
@@ -125,7 +126,12 @@ def _run_periodic_task(
     if registered.takes_slot:
         arguments[SLOT_PARAMETER] = slot or datetime.now(UTC)
     run = WorkerRun(name or key, slot)
-    logger.info("Running periodic task %r (%s) on a worker.", run.name, key)
+    logger.info(
+        "Running periodic task %r (%s) on a worker.",
+        run.name,
+        key,
+        extra=event("started", run.name, slot=slot),
+    )
     run.started()
     try:
         if registered.is_async:
@@ -170,11 +176,20 @@ class WorkerRun:
     def finished(self, error: BaseException | None) -> None:
         """Log and report the end (``error`` None: it succeeded) and send ``task_finished``."""
         duration = time.perf_counter() - self._began
+        outcome = (
+            "ok" if error is None else "error" if isinstance(error, Exception) else "cancelled"
+        )
+        extra = event(
+            "finished", self.name, slot=self.scheduled_at, outcome=outcome, duration_s=duration
+        )
         if error is None:
-            outcome = "ok"
-            logger.info("Periodic task %r succeeded on a worker in %.3f s.", self.name, duration)
+            logger.info(
+                "Periodic task %r succeeded on a worker in %.3f s.",
+                self.name,
+                duration,
+                extra=extra,
+            )
         else:
-            outcome = "error" if isinstance(error, Exception) else "cancelled"
             # One line: the engine logs the traceback of the exception raised on.
             logger.error(
                 "Periodic task %r %s on a worker after %.3f s: %s",
@@ -182,6 +197,7 @@ class WorkerRun:
                 "failed" if outcome == "error" else "was cancelled",
                 duration,
                 describe(error),
+                extra=extra,
             )
         reporter.finished(
             self.name,

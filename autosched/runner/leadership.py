@@ -24,6 +24,7 @@ from autosched.conf import MARGIN_SHARE, conf, valid_lease
 from autosched.models import SchedulerLease
 from autosched.models.lease import LeaseClaim
 from autosched.runner.identity import Identity
+from autosched.scheduler.logs import event
 
 __all__ = ["Leadership", "Role"]
 
@@ -124,9 +125,15 @@ class Leadership:
                     "Acquired the scheduler lease %r as %s: this process is the active scheduler.",
                     self.name,
                     self.holder,
+                    extra=event("lease_acquired"),
                 )
             elif not quiet:
-                logger.warning("Lost the scheduler lease %r (%s): standing by.", self.name, reason)
+                logger.warning(
+                    "Lost the scheduler lease %r (%s): standing by.",
+                    self.name,
+                    reason,
+                    extra=event("lease_lost"),
+                )
             if self.on_change is not None:
                 self.on_change()
 
@@ -143,7 +150,11 @@ class Leadership:
             self._report_failure(exc)
             return self.holds()
         if self.failures:
-            logger.info("Database %r answers the lease thread again.", self.using)
+            logger.info(
+                "Database %r answers the lease thread again.",
+                self.using,
+                extra=event("lease_reachable"),
+            )
             self.failures = 0
         if self.watching_since is None and claim.db_time is not None:
             self.watching_since = claim.db_time
@@ -183,9 +194,16 @@ class Leadership:
             if SchedulerLease.release(
                 self.name, self.holder, using=self.using, stopped_ago=stopped_ago
             ):
-                logger.info("Released the scheduler lease %r.", self.name)
+                logger.info(
+                    "Released the scheduler lease %r.", self.name, extra=event("lease_released")
+                )
         except Error as exc:
-            logger.warning("Cannot release the scheduler lease %r: %s", self.name, exc)
+            logger.warning(
+                "Cannot release the scheduler lease %r: %s",
+                self.name,
+                exc,
+                extra=event("lease_release_failed"),
+            )
 
     def _report_holder(self) -> None:
         lease = SchedulerLease.current(self.name, using=self.using)
@@ -196,6 +214,7 @@ class Leadership:
                 self.name,
                 lease.holder,
                 _say_time(lease.expires_at),
+                extra=event("lease_held_elsewhere"),
             )
         self._last_holder = holder
 
@@ -205,7 +224,11 @@ class Leadership:
         # One warning per outage, not one every renewal interval.
         level = logging.WARNING if self.failures == 1 else logging.DEBUG
         logger.log(
-            level, "Cannot reach database %r to claim the scheduler lease: %s", self.using, text
+            level,
+            "Cannot reach database %r to claim the scheduler lease: %s",
+            self.using,
+            text,
+            extra=event("lease_unreachable"),
         )
         with contextlib.suppress(Error):  # a fresh connection next time
             connections[self.using].close()

@@ -31,6 +31,7 @@ from autosched.runner.run_now import start_claimed_runs
 from autosched.runner.signal_sender import SignalSender
 from autosched.runner.sync import Changes, TaskSync
 from autosched.scheduler import Scheduler
+from autosched.scheduler.logs import event
 
 __all__ = ["MAX_BACKOFF", "SchedulerRunner"]
 
@@ -227,6 +228,7 @@ class SchedulerRunner:
                     "Stopping: letting running tasks finish (up to %.1f s). "
                     "Press Ctrl-C again to exit at once.",
                     self.scheduler.grace_period,
+                    extra=event("scheduler_stopping"),
                 )
                 return
             if loop.time() < due:
@@ -253,7 +255,12 @@ class SchedulerRunner:
         try:
             claims = await self._in_db_thread(lambda: claim_requests(self.using, claimer=claimer))
         except Error as exc:
-            logger.warning("Cannot read Run now requests (%s: %s).", type(exc).__name__, exc)
+            logger.warning(
+                "Cannot read Run now requests (%s: %s).",
+                type(exc).__name__,
+                exc,
+                extra=event("sync_failed"),
+            )
             return
         start_claimed_runs(self.scheduler, claims)
 
@@ -273,6 +280,7 @@ class SchedulerRunner:
                 type(exc).__name__,
                 first_line,
                 self.backoff(),
+                extra=event("sync_failed"),
             )
             # Drop the broken connection so that the next attempt opens a fresh one.
             with contextlib.suppress(Error):
@@ -283,6 +291,7 @@ class SchedulerRunner:
                 "Database %r answers again after %d failed sync(s); reloaded every task.",
                 self.using,
                 self.failures,
+                extra=event("sync_recovered"),
             )
             self.failures = 0
         return changes

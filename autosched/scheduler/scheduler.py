@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from autosched.scheduler.grid import Entry
+from autosched.scheduler.logs import event
 from autosched.scheduler.runs import Gate, RunEvent, RunExecutor, RunListener
 from autosched.scheduler.stopping import CANCEL_WAIT, drain
 from autosched.scheduler.task import ScheduledTask, returns_coroutine, utcnow
@@ -281,7 +282,9 @@ class Scheduler(Timetable):
             self._loop_offset = loop.time() - time.monotonic()
             self._stop_event = stop_event
             self._arm()
-        logger.info("Scheduler started with %d task(s).", len(self.tasks))
+        logger.info(
+            "Scheduler started with %d task(s).", len(self.tasks), extra=event("scheduler_started")
+        )
         try:
             await stop_event.wait()
         finally:
@@ -299,7 +302,7 @@ class Scheduler(Timetable):
                     self._loop = None
                     self._loop_thread = None
                     self._stop_event = None
-                logger.info("Scheduler stopped.")
+                logger.info("Scheduler stopped.", extra=event("scheduler_stopped"))
 
     def _reanchor(self, catch_up: float) -> None:
         # A task without an offset whose due time passed while stopped starts a fresh cycle,
