@@ -11,6 +11,7 @@ enqueue, is counted apart in ``autosched_enqueues_total``.
 from __future__ import annotations
 
 import bisect
+import functools
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -28,7 +29,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from autosched.reports import merge_report, read_reports
-from autosched.scheduler import RunEvent, Scheduler
+from autosched.scheduler import ScheduledTask, Scheduler
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -37,8 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MetricsServer", "SchedulerMetrics", "parse_address"]
 
-#: Upper bounds of the run duration buckets, in seconds.
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+#: Upper bounds of the run duration buckets, in seconds: few, as every task has a histogram
+#: and a scrape's cost grows with the lines (at 10,000 tasks, each bucket is 10,000 lines).
+DURATION_BUCKETS = (0.01, 0.1, 0.5, 1, 5, 30, 120, 600)
 #: Upper bounds of the dispatch lateness buckets, in seconds.
 LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60)
 
@@ -48,6 +50,11 @@ class TaskInfo(NamedTuple):
 
     function: str
     run_on: str
+
+
+@functools.cache
+def _bucket_labels(bounds: tuple[float, ...]) -> tuple[str, ...]:
+    return (*(repr(float(bound)) for bound in bounds), "+Inf")
 
 
 class _Histogram:
@@ -66,10 +73,21 @@ class _Histogram:
 
     def buckets(self) -> list[tuple[str, float]]:
         counts, running, result = list(self.counts), 0, []
-        for bound, count in zip((*map(repr, map(float, self.bounds)), "+Inf"), counts, strict=True):
+        for bound, count in zip(_bucket_labels(self.bounds), counts, strict=True):
             running += count
             result.append((bound, float(running)))
         return result
+
+
+class _TaskRuns:
+    """One task's finished runs: by outcome, their durations, the last success."""
+
+    __slots__ = ("durations", "last_success", "outcomes")
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, int] = {}
+        self.durations = _Histogram(DURATION_BUCKETS)
+        self.last_success: float | None = None
 
 
 class _WorkerSeen(NamedTuple):
@@ -103,10 +121,8 @@ class SchedulerMetrics(Collector):
         self._wall_clock = wall_clock
         #: The registry to scrape: autosched's own, never prometheus-client's global one.
         self.registry = CollectorRegistry(auto_describe=False)
-        # Written on the loop thread only; read (copied) by the scrape.
-        self._finished: dict[tuple[str, str], int] = {}
-        self._durations: dict[str, _Histogram] = {}
-        self._last_success: dict[str, float] = {}
+        # Written on the loop thread only; read (copied) and pruned by the scrape.
+        self._tasks: dict[str, _TaskRuns] = {}
         self._lateness = _Histogram(LATENESS_BUCKETS)
         self._lease_transitions = 0
         # Worker reports as folded in by the scrapes (the scrape thread only).
@@ -120,33 +136,35 @@ class SchedulerMetrics(Collector):
     # -- hearing (loop thread; the lease's threads) -------------------------------------
 
     def attach(self) -> None:
-        """Start hearing the scheduler's runs."""
-        self.scheduler.add_listener(self.on_run)
+        """Start counting the scheduler's runs."""
+        self.scheduler.add_observer(self.on_run)
 
     def detach(self) -> None:
-        """Stop hearing the scheduler's runs."""
-        self.scheduler.remove_listener(self.on_run)
+        """Stop counting the scheduler's runs."""
+        self.scheduler.remove_observer(self.on_run)
 
-    def on_run(self, event: RunEvent) -> None:
-        """Count one run event (a ``RunListener``)."""
-        task = event.task
-        if event.kind == "finished":
-            name, outcome = task.name, event.outcome or "error"
-            key = (name, outcome)
-            self._finished[key] = self._finished.get(key, 0) + 1
-            histogram = self._durations.get(name)
-            if histogram is None:
-                histogram = self._durations[name] = _Histogram(DURATION_BUCKETS)
-            histogram.observe(event.duration or 0.0)
-            if outcome == "ok":
-                self._last_success[name] = self._wall_clock()
-        elif event.kind == "started":
-            # At its start a scheduled run's slot is still the task's next_run (the timer
-            # moves it on right after); a run started by hand has a later one, and is not a
-            # dispatch of a slot.
-            slot, started = task.next_run, task.last_run
-            if slot is not None and started is not None and slot <= started:
-                self._lateness.observe((started - slot).total_seconds())
+    def on_run(
+        self, task: ScheduledTask, outcome: str, duration: float, slot: datetime | None
+    ) -> None:
+        """Count one finished run (a ``RunObserver``: once per run, so kept to a few steps)."""
+        runs = self._tasks.get(task.name)
+        if runs is None:
+            runs = self._tasks[task.name] = _TaskRuns()
+        outcomes = runs.outcomes
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        durations = runs.durations
+        durations.counts[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
+        durations.total += duration
+        if outcome == "ok":
+            runs.last_success = self._wall_clock()
+        # A run started by hand without a slot has its start as its slot: no dispatch.
+        started = task.last_run
+        if slot is not None and started is not None and slot != started:
+            # An aligned slot may be taken a hair early (the timer's tolerance): on time.
+            late = max((started - slot).total_seconds(), 0.0)
+            lateness = self._lateness
+            lateness.counts[bisect.bisect_left(LATENESS_BUCKETS, late)] += 1
+            lateness.total += late
 
     def lease_changed(self) -> None:
         """Count one change of this process's role (gained or lost the lease)."""
@@ -165,10 +183,11 @@ class SchedulerMetrics(Collector):
         with self._scrape_lock:
             self._prune(names)
             reports = self._read_reports(workers)
-            yield from self._runs(workers)
-            yield from self._durations_family(workers)
+            finished = {name: runs for name, runs in list(self._tasks.items()) if name in names}
+            yield from self._runs_families(finished, workers)
+            yield from self._durations_family(finished, workers)
             yield self._lateness_family()
-            yield from self._per_task(tasks, workers, reports)
+            yield from self._per_task(tasks, finished, workers, reports)
         leader = GaugeMetricFamily(
             "autosched_leader", "1 while this process is the active scheduler, 0 on a standby."
         )
@@ -182,12 +201,10 @@ class SchedulerMetrics(Collector):
 
     def _prune(self, names: set[str]) -> None:
         # A task gone from the scheduler (a row deleted, renamed or skipped) drops its series.
-        for finished in (self._finished, self._worker_runs):
-            for key in [key for key in list(finished) if key[0] not in names]:
-                finished.pop(key, None)
+        for key in [key for key in list(self._worker_runs) if key[0] not in names]:
+            self._worker_runs.pop(key, None)
         for by_name in (
-            self._durations,
-            self._last_success,
+            self._tasks,
             self._worker_durations,
             self._worker_success,
             self._worker_seen,
@@ -230,7 +247,7 @@ class SchedulerMetrics(Collector):
             moment = datetime.fromisoformat(finished["finished_at"]).timestamp()
             self._worker_success[name] = max(moment, self._worker_success.get(name, 0.0))
 
-    def _runs(self, workers: set[str]) -> Iterator[Metric]:
+    def _runs_families(self, finished: dict[str, _TaskRuns], workers: set[str]) -> Iterator[Metric]:
         runs = CounterMetricFamily(
             "autosched_runs",
             "Finished runs by task and outcome (a worker row's as its worker reported them).",
@@ -241,22 +258,25 @@ class SchedulerMetrics(Collector):
             "Enqueues of worker rows' runs by task and outcome.",
             labels=["task", "outcome"],
         )
-        for (name, outcome), count in sorted(dict(self._finished).items()):
+        for name, task_runs in sorted(finished.items()):
             family = enqueues if name in workers else runs
-            family.add_metric([name, outcome], count)
+            for outcome, count in sorted(dict(task_runs.outcomes).items()):
+                family.add_metric([name, outcome], count)
         for (name, outcome), count in sorted(self._worker_runs.items()):
             if name in workers:
                 runs.add_metric([name, outcome], count)
         yield runs
         yield enqueues
 
-    def _durations_family(self, workers: set[str]) -> Iterator[Metric]:
+    def _durations_family(
+        self, finished: dict[str, _TaskRuns], workers: set[str]
+    ) -> Iterator[Metric]:
         family = HistogramMetricFamily(
             "autosched_run_duration_seconds",
             "How long runs took, by task (a worker row's as its worker reported them).",
             labels=["task"],
         )
-        mine = {n: h for n, h in dict(self._durations).items() if n not in workers}
+        mine = {n: runs.durations for n, runs in finished.items() if n not in workers}
         theirs = {n: h for n, h in self._worker_durations.items() if n in workers}
         for name, histogram in sorted({**mine, **theirs}.items()):
             family.add_metric([name], histogram.buckets(), histogram.total)
@@ -273,6 +293,7 @@ class SchedulerMetrics(Collector):
     def _per_task(
         self,
         tasks: list[tuple[str, datetime | None, bool]],
+        finished: dict[str, _TaskRuns],
         workers: set[str],
         reports: dict[str, dict[str, Any]],
     ) -> Iterator[Metric]:
@@ -281,7 +302,11 @@ class SchedulerMetrics(Collector):
             "When the task's last successful run ended (Unix time).",
             labels=["task"],
         )
-        last = {n: t for n, t in dict(self._last_success).items() if n not in workers}
+        last = {
+            n: runs.last_success
+            for n, runs in finished.items()
+            if n not in workers and runs.last_success is not None
+        }
         last.update({n: t for n, t in self._worker_success.items() if n in workers})
         for name, moment in sorted(last.items()):
             success.add_metric([name], moment)

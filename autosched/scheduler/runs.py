@@ -94,6 +94,9 @@ class RunEvent:
 
 
 RunListener = Callable[[RunEvent], None]
+#: Told of each run as it ends: ``observer(task, outcome, duration, slot)``. One plain call
+#: per run and no event built, for counters that must cost next to nothing (metrics).
+RunObserver = Callable[[ScheduledTask, Outcome, float, "datetime | None"], None]
 #: Asked right before a run's function is called; False means "do not run it now".
 Gate = Callable[[], bool]
 
@@ -109,6 +112,7 @@ class RunExecutor:
         self.max_workers = max_workers
         self.gate = gate
         self.listeners: list[RunListener] = []
+        self.observers: tuple[RunObserver, ...] = ()
         #: Tasks whose running sync run a stopping scheduler gave up waiting for.
         self.abandoned: weakref.WeakSet[ScheduledTask] = weakref.WeakSet()
         self._pool: ThreadPoolExecutor | None = None
@@ -237,8 +241,21 @@ class RunExecutor:
         elif outcome == "cancelled":
             extra = _event("finished", task.name, slot, outcome, duration)
             logger.warning("Task %r was cancelled after %.3f s.", task.name, duration, extra=extra)
+        if self.observers:
+            self._observe(task, outcome, duration, slot)
         if self.listeners:
             self.notify(RunEvent("finished", task, outcome, duration, error))
+
+    def _observe(
+        self, task: ScheduledTask, outcome: Outcome, duration: float, slot: datetime | None
+    ) -> None:
+        for observer in self.observers:
+            try:
+                observer(task, outcome, duration, slot)
+            except Exception:  # a broken observer must not break runs
+                logger.exception(
+                    "Run observer %r failed.", observer, extra=_event("listener_failed", task.name)
+                )
 
     def _record_error(
         self,
