@@ -69,3 +69,25 @@ def test_an_address_in_use_is_named() -> None:
         address = f"127.0.0.1:{taken.getsockname()[1]}"
         with pytest.raises(CommandError, match=f"Cannot serve metrics at {address}: "):
             run_command("--metrics-addr", address)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_records_through_opentelemetry_when_installed() -> None:
+    with (
+        mock.patch(RUNNER, SelfStoppingRunner),
+        mock.patch("autosched.runner.otel.OpenTelemetryMetrics.for_runner") as record,
+    ):
+        run_command("--sync-interval", "0.05")
+
+    [(runner,), _] = record.call_args
+    assert isinstance(runner, SelfStoppingRunner)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_opentelemetry_it_runs_all_the_same() -> None:
+    with mock.patch.dict(sys.modules), mock.patch(RUNNER, SelfStoppingRunner):
+        sys.modules.pop("autosched.runner.otel", None)
+        sys.modules["opentelemetry"] = None  # type: ignore[assignment]
+        output = run_command("--sync-interval", "0.05")
+
+    assert output.endswith("Scheduler stopped.\n")

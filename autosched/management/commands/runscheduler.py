@@ -224,6 +224,7 @@ class Command(BaseCommand):
             favour_the_loop()
         runner = SchedulerRunner(sync_interval=sync_interval, using=using)
         metrics = self._serve_metrics(runner, metrics_addr) if metrics_addr else None
+        _record_opentelemetry(runner)
 
         async def main() -> None:
             try:
@@ -315,6 +316,15 @@ class Command(BaseCommand):
                 "interval": f"{runner.sync_interval:g}",
             }
         )
+
+
+def _record_opentelemetry(runner: SchedulerRunner) -> None:
+    """Record the runner's metrics through OpenTelemetry when ``autosched[otel]`` is there."""
+    try:
+        from autosched.runner.otel import OpenTelemetryMetrics
+    except ImportError:  # opentelemetry-api is not installed: nothing to record to
+        return
+    OpenTelemetryMetrics.for_runner(runner)
 
 
 def _schedule_cell(name: str, interval: object, offset: object) -> str:
