@@ -58,6 +58,13 @@ _SINGLE: tuple[tuple[str, str, Callable[[object], object], Promise, Promise], ..
         _("Set it to e.g. 5.0, or remove it to use the default (5.0)."),
     ),
     (
+        "autosched.E009",
+        "SENTRY_CRONS",
+        settings_module.valid_sentry_crons,
+        _("AUTOSCHED_SENTRY_CRONS must be True or False, not %(value)s."),
+        _('Set it to True (with pip install "autosched[sentry]" and sentry_sdk.init) or False.'),
+    ),
+    (
         "autosched.E007",
         "MISSED_SLOT_GRACE",
         settings_module.valid_missed_slot_grace,

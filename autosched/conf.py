@@ -72,6 +72,11 @@ class Settings:
         """A bearer token that lets a request to the health URL see the failing tasks."""
         return cast("str | None", self._get("HEALTH_TOKEN", None))
 
+    @property
+    def SENTRY_CRONS(self) -> bool:
+        """Whether runscheduler makes each row a Sentry Crons monitor (``autosched[sentry]``)."""
+        return cast(bool, self._get("SENTRY_CRONS", False))
+
 
 conf = Settings()
 
@@ -151,6 +156,13 @@ def valid_health_token(value: object, label: str = "AUTOSCHED_HEALTH_TOKEN") -> 
             f"{label} must be at least {MIN_HEALTH_TOKEN} printable ASCII characters without "
             "spaces."
         )
+    return value
+
+
+def valid_sentry_crons(value: object, label: str = "AUTOSCHED_SENTRY_CRONS") -> bool:
+    """Return whether to send Sentry Crons check-ins (``AUTOSCHED_SENTRY_CRONS``)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{label} must be True or False, not {value!r}.")
     return value
 
 

@@ -225,6 +225,8 @@ class Command(BaseCommand):
         runner = SchedulerRunner(sync_interval=sync_interval, using=using)
         metrics = self._serve_metrics(runner, metrics_addr) if metrics_addr else None
         _record_opentelemetry(runner)
+        if conf.SENTRY_CRONS:
+            self._send_sentry_check_ins(runner)
 
         async def main() -> None:
             try:
@@ -289,6 +291,20 @@ class Command(BaseCommand):
             % {"address": f"{address.rpartition(':')[0]}:{server.port}"}
         )
         return server
+
+    def _send_sentry_check_ins(self, runner: SchedulerRunner) -> None:
+        """Make each row a Sentry Crons monitor, or say which extra is missing."""
+        try:
+            from autosched.runner.sentry_crons import SentryCrons
+        except ImportError as exc:
+            raise CommandError(
+                gettext(
+                    'AUTOSCHED_SENTRY_CRONS needs sentry-sdk: pip install "autosched[sentry]" '
+                    "(%(error)s)."
+                )
+                % {"error": exc}
+            ) from None
+        SentryCrons.for_runner(runner)
 
     def _describe_start(self, runner: SchedulerRunner) -> None:
         tasks = runner.scheduler.tasks.values()
