@@ -58,6 +58,13 @@ _SINGLE: tuple[tuple[str, str, Callable[[object], object], Promise, Promise], ..
         _("Set it to e.g. 5.0, or remove it to use the default (5.0)."),
     ),
     (
+        "autosched.E010",
+        "SENTRY_CRONS",
+        settings_module.valid_sentry_crons,
+        _("AUTOSCHED_SENTRY_CRONS must be True or False, not %(value)s."),
+        _('Set it to True (with pip install "autosched[sentry]" and sentry_sdk.init) or False.'),
+    ),
+    (
         "autosched.E007",
         "MISSED_SLOT_GRACE",
         settings_module.valid_missed_slot_grace,
@@ -105,9 +112,31 @@ def check_settings(
                 id="autosched.E006",
             )
         )
+    messages.extend(_check_health_token())
     messages.extend(_check_unknown_settings())
     messages.extend(_check_status_cache())
     return messages
+
+
+def _check_health_token() -> list[CheckMessage]:
+    try:
+        settings_module.valid_health_token(conf.HEALTH_TOKEN)
+    except (TypeError, ValueError):
+        # The value is a secret: the message never repeats it.
+        return [
+            Error(
+                gettext(
+                    "AUTOSCHED_HEALTH_TOKEN must be None or a string of at least %(length)d "
+                    "printable ASCII characters without spaces."
+                )
+                % {"length": settings_module.MIN_HEALTH_TOKEN},
+                hint=gettext(
+                    "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe())'"
+                ),
+                id="autosched.E008",
+            )
+        ]
+    return []
 
 
 def _check_unknown_settings() -> list[CheckMessage]:

@@ -74,6 +74,16 @@ class Settings:
         """Bytes of memory the last runs of all tasks may take; the oldest go first past it."""
         return cast(int, self._get("RUN_HISTORY_BYTES", DEFAULT_RUN_HISTORY_BYTES))
 
+    @property
+    def HEALTH_TOKEN(self) -> str | None:
+        """A bearer token that lets a request to the health URL see the failing tasks."""
+        return cast("str | None", self._get("HEALTH_TOKEN", None))
+
+    @property
+    def SENTRY_CRONS(self) -> bool:
+        """Whether runscheduler makes each row a Sentry Crons monitor (``autosched[sentry]``)."""
+        return cast(bool, self._get("SENTRY_CRONS", False))
+
 
 conf = Settings()
 
@@ -138,6 +148,37 @@ def valid_run_history_bytes(value: object, label: str = "AUTOSCHED_RUN_HISTORY_B
         raise TypeError(f"{label} must be a whole number of bytes >= 0, not {value!r}.")
     if value < 0:
         raise ValueError(f"{label} must be a whole number of bytes >= 0, not {value!r}.")
+    return value
+
+
+#: Shortest health token accepted: a short one could be guessed.
+MIN_HEALTH_TOKEN = 16
+
+
+def valid_health_token(value: object, label: str = "AUTOSCHED_HEALTH_TOKEN") -> str | None:
+    """Return the health URL's bearer token (``AUTOSCHED_HEALTH_TOKEN``), or None for none."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{label} must be a string or None, not {value!r}.")
+    if (
+        len(value) < MIN_HEALTH_TOKEN
+        or not value.isascii()
+        or not value.isprintable()
+        or (any(char.isspace() for char in value))
+    ):
+        # Not the value itself: it is a secret.
+        raise ValueError(
+            f"{label} must be at least {MIN_HEALTH_TOKEN} printable ASCII characters without "
+            "spaces."
+        )
+    return value
+
+
+def valid_sentry_crons(value: object, label: str = "AUTOSCHED_SENTRY_CRONS") -> bool:
+    """Return whether to send Sentry Crons check-ins (``AUTOSCHED_SENTRY_CRONS``)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{label} must be True or False, not {value!r}.")
     return value
 
 

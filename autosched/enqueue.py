@@ -18,6 +18,7 @@ from typing import Any
 from django.db import DatabaseError, connections, router, transaction
 
 from autosched.engines import batch_writer
+from autosched.scheduler.logs import event
 from autosched.tokens import run_token
 from autosched.worker import DEFAULT_QUEUE, tasks_module, worker_task
 
@@ -86,7 +87,14 @@ class Batch:
     def enqueued(self, number: int, result_id: str) -> None:
         """Report that run ``number`` is enqueued, as ``result_id``."""
         self.errors[number] = None
-        logger.debug("Enqueued periodic task %r as %s.", self.runs[number].name, result_id)
+        if logger.isEnabledFor(logging.DEBUG):  # one dict per run only when it is written
+            run = self.runs[number]
+            logger.debug(
+                "Enqueued periodic task %r as %s.",
+                run.name,
+                result_id,
+                extra=event("enqueued", run.name, slot=run.scheduled_at, outcome="ok"),
+            )
 
     def refused(self, number: int, exc: BaseException) -> None:
         """Report that the backend refused run ``number`` itself (``exc`` says why)."""

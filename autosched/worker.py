@@ -25,6 +25,7 @@ from django.dispatch import Signal
 from autosched.registry import SLOT_PARAMETER, registry
 from autosched.reports import going_on, heartbeat_every, lost_end, reporter
 from autosched.scheduler.errors import STATUS_ERROR_LIMIT, describe
+from autosched.scheduler.logs import event
 from autosched.signals import send_robustly, task_finished, task_started
 from autosched.tokens import check_run_token
 
@@ -132,7 +133,12 @@ def _run_periodic_task(
     except (TypeError, ValueError) as exc:
         slot, problem = None, exc
     worker_run = WorkerRun(name or key, slot, row=row, slot_key=scheduled_at, timeout=timeout)
-    logger.info("Running periodic task %r (%s) on a worker.", worker_run.name, key)
+    logger.info(
+        "Running periodic task %r (%s) on a worker.",
+        worker_run.name,
+        key,
+        extra=event("started", worker_run.name, slot=slot),
+    )
     worker_run.started()
     try:
         if problem is not None:
@@ -165,6 +171,7 @@ def _row_of(
             "Not reporting the run of periodic task %r to the status: it was enqueued without "
             "its row's identity (by a scheduler on an older autosched?).",
             name,
+            extra=event("report_refused", name, slot=scheduled_at),
         )
         return None, None
     row = run.get("row") if isinstance(run, dict) else None
@@ -182,6 +189,7 @@ def _row_of(
         "Not reporting the run of periodic task %r to the status: its token does not match "
         "(not enqueued by this project's scheduler, or another SECRET_KEY).",
         name,
+        extra=event("report_refused", name, slot=scheduled_at),
     )
     return None, None
 
@@ -252,7 +260,12 @@ class WorkerRun:
 
     def _lost(self, gone: dict[str, Any]) -> None:
         end = lost_end(gone)
-        logger.error("Periodic task %r was lost on a worker: %s", gone.get("name"), end["error"])
+        logger.error(
+            "Periodic task %r was lost on a worker: %s",
+            gone.get("name"),
+            end["error"],
+            extra=event("run_lost", gone.get("name"), outcome="error"),
+        )
         _send(
             task_finished,
             name=gone.get("name") or self.name,
@@ -268,11 +281,20 @@ class WorkerRun:
         self._stop_beating.set()
         if self._beating is not None:
             self._beating.join()  # no heartbeat may bring the run back once it is reported
+        outcome = (
+            "ok" if error is None else "error" if isinstance(error, Exception) else "cancelled"
+        )
+        extra = event(
+            "finished", self.name, slot=self.scheduled_at, outcome=outcome, duration_s=duration
+        )
         if error is None:
-            outcome = "ok"
-            logger.info("Periodic task %r succeeded on a worker in %.3f s.", self.name, duration)
+            logger.info(
+                "Periodic task %r succeeded on a worker in %.3f s.",
+                self.name,
+                duration,
+                extra=extra,
+            )
         else:
-            outcome = "error" if isinstance(error, Exception) else "cancelled"
             # One line: the engine logs the traceback of the exception raised on.
             logger.error(
                 "Periodic task %r %s on a worker after %.3f s: %s",
@@ -280,6 +302,7 @@ class WorkerRun:
                 "failed" if outcome == "error" else "was cancelled",
                 duration,
                 describe(error),
+                extra=extra,
             )
         if self.row is not None:
             reporter.finished(

@@ -21,6 +21,7 @@ import inspect
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,11 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+#: Set by ``core.py --observe``: "import" loads the Prometheus exporter only, "count" counts
+#: autosched's runs for it, "listen" also serves /metrics, "scrape" also scrapes it once,
+#: SCRAPE_AFTER seconds in.
+OBSERVE_ENV = "AUTOSCHED_BENCH_OBSERVE"
+SCRAPE_AFTER = 2.75
 IMPLS = ("autosched", "apscheduler", "floor")
 TITLES = {"autosched": "autosched", "apscheduler": "APScheduler 3.11", "floor": "floor"}
 
@@ -68,11 +74,15 @@ class AutoschedImpl(Impl):
         from autosched.scheduler import Scheduler
 
         self._cls = Scheduler
+        self._server: Any = None
+        self.scraped = 0  # bytes of the one scrape of /metrics, when observed
         self.sched: Any = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.sched = self._cls()
+        if os.environ.get(OBSERVE_ENV):
+            self._observe(self.sched)
         self._task = asyncio.create_task(self.sched.start())
         for _ in range(1000):
             await asyncio.sleep(0)
@@ -88,6 +98,39 @@ class AutoschedImpl(Impl):
         self.sched.stop()
         assert self._task is not None
         await self._task
+        if self._server is not None:
+            self._server.close()
+
+    def _observe(self, scheduler: Any) -> None:
+        """Count runs for Prometheus, serve /metrics, and scrape it once if asked."""
+        import urllib.request
+
+        import django
+        from django.conf import settings
+
+        if not settings.configured:  # the runner's package loads the app's models
+            apps = ["django.contrib.contenttypes", "django.contrib.auth", "autosched"]
+            settings.configure(INSTALLED_APPS=apps, USE_TZ=True)
+            django.setup()
+        from autosched.runner.metrics import MetricsServer, SchedulerMetrics
+
+        if os.environ[OBSERVE_ENV] == "import":  # the imports alone: the baseline's twin
+            return
+        metrics = SchedulerMetrics(scheduler)
+        metrics.attach()
+        if os.environ[OBSERVE_ENV] == "count":  # the counting alone, nothing served
+            return
+        self._server = server = MetricsServer(metrics.registry, "127.0.0.1:0")
+
+        def scrape() -> None:
+            url = f"http://127.0.0.1:{server.port}/metrics"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                self.scraped = len(response.read())
+
+        if os.environ[OBSERVE_ENV] == "scrape":
+            # As runscheduler does: the loop takes the GIL back soon from the scrape's thread.
+            sys.setswitchinterval(0.001)
+            threading.Timer(SCRAPE_AFTER, scrape).start()
 
     def info(self) -> dict[str, Any]:
         sched = self.sched
@@ -95,6 +138,8 @@ class AutoschedImpl(Impl):
         for attr in ("max_workers", "grace_period", "wakeups"):
             if sched is not None and hasattr(sched, attr):
                 facts[attr.lstrip("_")] = getattr(sched, attr)
+        if os.environ.get(OBSERVE_ENV):
+            facts["metrics_scraped_bytes"] = self.scraped
         return facts
 
 

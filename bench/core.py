@@ -2,6 +2,7 @@
 
     python bench/core.py [--only accuracy,throughput,burst,idle,slow]
                          [--impl autosched,apscheduler,floor] [--repeat N] [--profile]
+                         [--observe import|count|listen|scrape]
 
 Every (workload, implementation) pair runs in its own fresh child process
 (``python bench/core.py --child WORKLOAD IMPL``), which prints one JSON line. The parent prints
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _core_impls import IMPLS, REPO_ROOT, TITLES, make_impl, quiet_loggers
+from _core_impls import IMPLS, OBSERVE_ENV, REPO_ROOT, TITLES, make_impl, quiet_loggers
 from _core_workloads import WORKLOADS
 
 RESULT_MARK = "@@RESULT@@ "
@@ -367,8 +368,17 @@ def main(argv: list[str] | None = None) -> int:
         help="run each child under cProfile (figures get slower) and write"
         " bench/results/profile-WORKLOAD-IMPL.txt",
     )
+    parser.add_argument(
+        "--observe",
+        choices=("import", "count", "listen", "scrape"),
+        help="autosched with the Prometheus exporter's imports only (import), counting runs"
+        " (count), also serving /metrics (listen), also scraped once mid-window (scrape);"
+        " compare cpu_s with and without",
+    )
     parser.add_argument("--child", nargs=2, metavar=("WORKLOAD", "IMPL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.observe:
+        os.environ[OBSERVE_ENV] = args.observe  # the children inherit it
     if args.child:
         return run_child(*args.child, profile=args.profile)
 

@@ -26,6 +26,7 @@ from django.db import connections
 from autosched.enqueue import BackendFailed, EnqueueError, RunToEnqueue, enqueue_many
 from autosched.scheduler import AlreadyReported, GateClosed
 from autosched.scheduler.errors import describe
+from autosched.scheduler.logs import event
 
 __all__ = ["ENQUEUE_THREADS", "MAX_BATCH", "EnqueueBatcher"]
 
@@ -139,7 +140,11 @@ class EnqueueBatcher:
                 return [GateClosed() for _ in runs]
             return self._enqueue(backend, runs)
         except Exception as exc:  # enqueue_many reports errors per run; this is a bug there
-            logger.exception("Enqueueing a batch to backend %r failed.", backend)
+            logger.exception(
+                "Enqueueing a batch to backend %r failed.",
+                backend,
+                extra=event("enqueue_failed", outcome="error"),
+            )
             return [exc] * len(runs)
 
     def _done(
@@ -176,6 +181,7 @@ class EnqueueBatcher:
                     "tried again at their next slots; this is logged once until it works again.",
                     backend,
                     describe(cause),
+                    extra=event("enqueue_failed", outcome="error"),
                 )
             else:
                 outage.failed += len(failed)
@@ -188,6 +194,7 @@ class EnqueueBatcher:
                 backend,
                 outage.failed,
                 self._clock() - outage.since,
+                extra=event("enqueue_recovered"),
             )
         # A run the backend refused (a queue it lacks), or a backend failing part of a batch:
         # the core logs those per task, a traceback once per distinct error.

@@ -25,6 +25,7 @@ from autosched.conf import MARGIN_SHARE, conf, valid_lease
 from autosched.models import SchedulerLease
 from autosched.models.lease import LeaseClaim
 from autosched.runner.identity import Identity
+from autosched.scheduler.logs import event
 
 __all__ = ["Handover", "Leadership", "Role"]
 
@@ -140,9 +141,15 @@ class Leadership:
                     "Acquired the scheduler lease %r as %s: this process is the active scheduler.",
                     self.name,
                     self.holder,
+                    extra=event("lease_acquired"),
                 )
             elif not quiet:
-                logger.warning("Lost the scheduler lease %r (%s): standing by.", self.name, reason)
+                logger.warning(
+                    "Lost the scheduler lease %r (%s): standing by.",
+                    self.name,
+                    reason,
+                    extra=event("lease_lost"),
+                )
             if self.on_change is not None:
                 self.on_change()
 
@@ -159,7 +166,11 @@ class Leadership:
             self._report_failure(exc)
             return self.holds()
         if self.failures:
-            logger.info("Database %r answers the lease thread again.", self.using)
+            logger.info(
+                "Database %r answers the lease thread again.",
+                self.using,
+                extra=event("lease_reachable"),
+            )
             self.failures = 0
         if claim.won:
             if not self.holds():
@@ -188,6 +199,7 @@ class Leadership:
             "each task's latest slot since then runs now"
             if handover.in_time
             else "the slots since then are not run",
+            extra=event("lease_acquired"),
         )
         return handover
 
@@ -206,9 +218,16 @@ class Leadership:
             if SchedulerLease.release(
                 self.name, self.holder, using=self.using, stopped_ago=stopped_ago
             ):
-                logger.info("Released the scheduler lease %r.", self.name)
+                logger.info(
+                    "Released the scheduler lease %r.", self.name, extra=event("lease_released")
+                )
         except Error as exc:
-            logger.warning("Cannot release the scheduler lease %r: %s", self.name, exc)
+            logger.warning(
+                "Cannot release the scheduler lease %r: %s",
+                self.name,
+                exc,
+                extra=event("lease_release_failed"),
+            )
 
     def _report_holder(self) -> None:
         lease = SchedulerLease.current(self.name, using=self.using)
@@ -219,6 +238,7 @@ class Leadership:
                 self.name,
                 lease.holder,
                 _say_time(lease.expires_at),
+                extra=event("lease_held_elsewhere"),
             )
         self._last_holder = holder
 
@@ -228,7 +248,11 @@ class Leadership:
         # One warning per outage, not one every renewal interval.
         level = logging.WARNING if self.failures == 1 else logging.DEBUG
         logger.log(
-            level, "Cannot reach database %r to claim the scheduler lease: %s", self.using, text
+            level,
+            "Cannot reach database %r to claim the scheduler lease: %s",
+            self.using,
+            text,
+            extra=event("lease_unreachable"),
         )
         with contextlib.suppress(Error):  # a fresh connection next time
             connections[self.using].close()

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from autosched.models.run_request import Claim
 from autosched.scheduler import Scheduler, TaskNotFoundError
+from autosched.scheduler.logs import event
 
 __all__ = ["start_claimed_runs"]
 
@@ -28,7 +29,10 @@ def start_claimed_runs(scheduler: Scheduler, claims: list[Claim]) -> int:
             running = not scheduler.run_now(claim.name, scheduled_at=_aware(claim.requested_at))
         except RuntimeError:  # the scheduler stopped meanwhile (the lease ended, or a stop)
             logger.warning(
-                "Run request for %r by %s dropped: the scheduler is stopping.", claim.name, by
+                "Run request for %r by %s dropped: the scheduler is stopping.",
+                claim.name,
+                by,
+                extra=event("run_now_dropped", claim.name),
             )
             continue
         except TaskNotFoundError:
@@ -37,15 +41,21 @@ def start_claimed_runs(scheduler: Scheduler, claims: list[Claim]) -> int:
                 "(unregistered function or bad row; see earlier warnings).",
                 claim.name,
                 by,
+                extra=event("run_now_dropped", claim.name),
             )
             continue
         if running:
             # The no-overlap rule holds for Run now too; asking again later is the remedy.
             logger.warning(
-                "Run request for %r by %s dropped: the task is running already.", claim.name, by
+                "Run request for %r by %s dropped: the task is running already.",
+                claim.name,
+                by,
+                extra=event("run_now_dropped", claim.name),
             )
             continue
-        logger.info("Running %r now, as %s asked.", claim.name, by)
+        logger.info(
+            "Running %r now, as %s asked.", claim.name, by, extra=event("run_now", claim.name)
+        )
         started += 1
     return started
 

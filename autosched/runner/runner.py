@@ -32,6 +32,7 @@ from autosched.runner.run_now import start_claimed_runs
 from autosched.runner.signal_sender import SignalSender
 from autosched.runner.sync import Changes, TaskSync
 from autosched.scheduler import Scheduler
+from autosched.scheduler.logs import event
 
 __all__ = ["MAX_BACKOFF", "SchedulerRunner"]
 
@@ -92,6 +93,8 @@ class SchedulerRunner:
             info={"database": using, "sync_interval": self.sync_interval},
         )
         self.signals = SignalSender(scheduler)
+        #: Called after this process gains or loses the lease, from whichever thread noticed.
+        self.lease_listeners: list[Callable[[], None]] = []
         #: Consecutive failed syncs; 0 while the database answers.
         self.failures = 0
         self._loaded = False
@@ -177,7 +180,7 @@ class SchedulerRunner:
                 stack.push_async_callback(asyncio.to_thread, self.signals.stop)
                 self.publisher.start()
                 stack.push_async_callback(asyncio.to_thread, self.publisher.stop)
-                self.leadership.on_change = self._wake
+                self.leadership.on_change = self._lease_changed
                 self.leadership.start()
                 stack.push_async_callback(asyncio.to_thread, self.leadership.close)
                 stack.push_async_callback(self._stop_scheduler)
@@ -223,6 +226,11 @@ class SchedulerRunner:
         if loop is not None and wakeup is not None:
             with contextlib.suppress(RuntimeError):  # the loop already closed
                 loop.call_soon_threadsafe(wakeup.set)
+
+    def _lease_changed(self) -> None:
+        self._wake()
+        for listener in self.lease_listeners:
+            listener()
 
     def _close_connection(self) -> None:
         connections[self.using].close()  # in the DB thread: connections are per thread
@@ -282,6 +290,7 @@ class SchedulerRunner:
                     "Stopping: letting running tasks finish (up to %.1f s). "
                     "Press Ctrl-C again to exit at once.",
                     self.scheduler.grace_period,
+                    extra=event("scheduler_stopping"),
                 )
                 return
             if loop.time() < due:
@@ -312,7 +321,12 @@ class SchedulerRunner:
         except _GaveUp:
             return
         except Error as exc:
-            logger.warning("Cannot read Run now requests (%s: %s).", type(exc).__name__, exc)
+            logger.warning(
+                "Cannot read Run now requests (%s: %s).",
+                type(exc).__name__,
+                exc,
+                extra=event("sync_failed"),
+            )
             return
         start_claimed_runs(self.scheduler, claims)
 
@@ -336,6 +350,7 @@ class SchedulerRunner:
                 type(exc).__name__,
                 first_line,
                 self.backoff(),
+                extra=event("sync_failed"),
             )
             # Drop the broken connection so that the next attempt opens a fresh one.
             with contextlib.suppress(Error, _GaveUp):
@@ -346,6 +361,7 @@ class SchedulerRunner:
                 "Database %r answers again after %d failed sync(s); reloaded every task.",
                 self.using,
                 self.failures,
+                extra=event("sync_recovered"),
             )
             self.failures = 0
         return changes

@@ -144,6 +144,14 @@ class TaskSync:
                 continue
             return {row.name: row.id for row in rows if row.run_on == RunOn.WORKER}
 
+    def rows(self) -> list[Row]:
+        """Return the rows the scheduler holds a task for (callable from any thread)."""
+        while True:
+            try:
+                return list(self._applied.values())  # the loop thread may change the dict
+            except RuntimeError:  # changed size while copied: copy again
+                continue
+
     # Reading (blocking: call these off the event loop) -------------------------------------
 
     def load_all(self) -> dict[int, Row]:

@@ -10,7 +10,13 @@ a dict.
 from __future__ import annotations
 
 from autosched.scheduler.errors import AlreadyReported, GateClosed
-from autosched.scheduler.runs import RUN_THREAD_PREFIX, RunEvent, RunListener, current_slot
+from autosched.scheduler.runs import (
+    RUN_THREAD_PREFIX,
+    RunEvent,
+    RunListener,
+    RunObserver,
+    current_slot,
+)
 from autosched.scheduler.scheduler import CANCEL_WAIT, Scheduler
 from autosched.scheduler.setup import setup_tasks_from_config
 from autosched.scheduler.slots import next_run_after_last, next_slots
@@ -35,6 +41,7 @@ __all__ = [
     "Outcome",
     "RunEvent",
     "RunListener",
+    "RunObserver",
     "ScheduledTask",
     "Scheduler",
     "TaskNotFoundError",

@@ -27,6 +27,7 @@ from autosched.scheduler.errors import (
     format_traceback,
     trim,
 )
+from autosched.scheduler.logs import event
 from autosched.scheduler.task import Outcome, ScheduledTask
 
 logger = logging.getLogger("autosched")
@@ -35,6 +36,16 @@ ERROR_TEXT_LIMIT = STATUS_ERROR_LIMIT
 _slot: contextvars.ContextVar[datetime | None] = contextvars.ContextVar(
     "autosched_scheduled_at", default=None
 )
+
+
+def _event(
+    name: str,
+    task: str,
+    slot: datetime | None = None,
+    outcome: str | None = None,
+    duration: float | None = None,
+) -> dict[str, Any]:
+    return event(name, task, slot=slot, outcome=outcome, duration_s=duration)
 
 
 def current_slot() -> datetime | None:
@@ -87,6 +98,9 @@ class RunEvent:
 
 
 RunListener = Callable[[RunEvent], None]
+#: Told of each run as it ends: ``observer(task, outcome, duration, slot)``. One plain call
+#: per run and no event built, for counters that must cost next to nothing (metrics).
+RunObserver = Callable[[ScheduledTask, Outcome, float, "datetime | None"], None]
 #: Asked right before a run's function is called; False means "do not run it now".
 Gate = Callable[[], bool]
 
@@ -102,6 +116,7 @@ class RunExecutor:
         self.max_workers = max_workers
         self.gate = gate
         self.listeners: list[RunListener] = []
+        self.observers: tuple[RunObserver, ...] = ()
         #: Tasks whose running sync run a stopping scheduler gave up waiting for.
         self.abandoned: weakref.WeakSet[ScheduledTask] = weakref.WeakSet()
         self._pool: ThreadPoolExecutor | None = None
@@ -117,13 +132,20 @@ class RunExecutor:
             try:
                 listener(event)
             except Exception:  # a broken listener must not break runs
-                logger.exception("Run listener %r failed on %s.", listener, event.kind)
+                logger.exception(
+                    "Run listener %r failed on %s.",
+                    listener,
+                    event.kind,
+                    extra=_event("listener_failed", event.task.name),
+                )
 
     def skip(self, task: ScheduledTask, message: str) -> None:
         """Count and log a run not started because the previous one is still going."""
         task.skip_count += 1
+        extra = _event("skipped", task.name)
         if task.overrun and task in self._warned_overrun:
-            logger.debug(message, task.name)  # one warning per overrun, not one per slot
+            # One warning per overrun, not one per slot.
+            logger.debug(message, task.name, extra=extra)
         elif task.overrun:
             self._warned_overrun.add(task)
             logger.warning(
@@ -131,9 +153,10 @@ class RunExecutor:
                 "until that run returns.",
                 task.name,
                 task.timeout_seconds,
+                extra=extra,
             )
         else:
-            logger.warning(message, task.name)
+            logger.warning(message, task.name, extra=extra)
         if self.listeners:
             self.notify(RunEvent("skipped", task))
 
@@ -155,13 +178,19 @@ class RunExecutor:
         reported = False
         finished = True
         token = _slot.set(scheduled_at)
+        if logger.isEnabledFor(logging.DEBUG):  # one dict per run only when it is written
+            logger.debug(
+                "Task %r started.", task.name, extra=_event("started", task.name, scheduled_at)
+            )
         try:
             await self._call(task)
             outcome = "ok"
         except GateClosed:
             outcome = "cancelled"
             logger.warning(
-                "Not running task %r: its scheduler may no longer launch runs.", task.name
+                "Not running task %r: its scheduler may no longer launch runs.",
+                task.name,
+                extra=_event("not_started", task.name, scheduled_at, outcome),
             )
         except _TimedOut:
             outcome = "timeout"
@@ -181,7 +210,7 @@ class RunExecutor:
             _slot.reset(token)
             if finished:
                 duration = time.perf_counter() - started
-                self._finish(task, outcome, duration, error, failure, reported)
+                self._finish(task, outcome, duration, error, failure, reported, scheduled_at)
 
     def _finish(
         self,
@@ -191,6 +220,7 @@ class RunExecutor:
         error: BaseException | None,
         failure: str | None,
         reported: bool = False,
+        slot: datetime | None = None,
     ) -> None:
         if task.overrun and outcome in ("ok", "error"):
             outcome = "timeout"  # a sync run that outlived its timeout, and returned at last
@@ -205,14 +235,31 @@ class RunExecutor:
         task.last_duration = duration
         task.last_outcome = outcome
         if failure is not None:
-            self._record_error(task, duration, failure, error, reported)
+            extra = _event("finished", task.name, slot, outcome, duration)
+            self._record_error(task, duration, failure, error, reported, extra)
         elif outcome == "ok":
             task.last_error = None
-            logger.info("Task %r succeeded in %.3f s.", task.name, duration)
+            if logger.isEnabledFor(logging.INFO):  # one dict per run only when it is written
+                extra = _event("finished", task.name, slot, outcome, duration)
+                logger.info("Task %r succeeded in %.3f s.", task.name, duration, extra=extra)
         elif outcome == "cancelled":
-            logger.warning("Task %r was cancelled after %.3f s.", task.name, duration)
+            extra = _event("finished", task.name, slot, outcome, duration)
+            logger.warning("Task %r was cancelled after %.3f s.", task.name, duration, extra=extra)
+        if self.observers:
+            self._observe(task, outcome, duration, slot)
         if self.listeners:
             self.notify(RunEvent("finished", task, outcome, duration, error))
+
+    def _observe(
+        self, task: ScheduledTask, outcome: Outcome, duration: float, slot: datetime | None
+    ) -> None:
+        for observer in self.observers:
+            try:
+                observer(task, outcome, duration, slot)
+            except Exception:  # a broken observer must not break runs
+                logger.exception(
+                    "Run observer %r failed.", observer, extra=_event("listener_failed", task.name)
+                )
 
     def _record_error(
         self,
@@ -221,30 +268,34 @@ class RunExecutor:
         failure: str,
         error: BaseException | None,
         reported: bool = False,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         task.error_count += 1
         task.last_error = trim(failure, STATUS_ERROR_LIMIT)
         text = trim(failure, LOG_ERROR_LIMIT)
         if reported:  # the function logged it already, once for many runs
-            logger.debug("Task %r failed after %.3f s: %s", task.name, duration, text)
+            logger.debug("Task %r failed after %.3f s: %s", task.name, duration, text, extra=extra)
             return
         if error is None or isinstance(error, asyncio.CancelledError):
-            logger.error("Task %r failed after %.3f s: %s", task.name, duration, text)
+            logger.error("Task %r failed after %.3f s: %s", task.name, duration, text, extra=extra)
             return
         trace = format_traceback(error)
         # The traceback once per distinct error; the same error again gets one line (and
         # the traceback at DEBUG), so that a task failing every second cannot flood the log.
         if self._last_errors.get(task) != text:
             self._last_errors[task] = text
-            logger.error("Task %r failed after %.3f s: %s\n%s", task.name, duration, text, trace)
+            logger.error(
+                "Task %r failed after %.3f s: %s\n%s", task.name, duration, text, trace, extra=extra
+            )
         else:
             logger.error(
                 "Task %r failed after %.3f s: %s (the same error as before)",
                 task.name,
                 duration,
                 text,
+                extra=extra,
             )
-            logger.debug("Traceback of task %r:\n%s", task.name, trace)
+            logger.debug("Traceback of task %r:\n%s", task.name, trace, extra=extra)
 
     async def _call(self, task: ScheduledTask) -> None:
         timeout = task.timeout_seconds
@@ -296,6 +347,7 @@ class RunExecutor:
                 "reported as overrunning until it returns.",
                 task.name,
                 task.timeout_seconds,
+                extra=_event("overrun", task.name),
             )
         else:
             logger.error(
@@ -303,6 +355,7 @@ class RunExecutor:
                 "stopped, so it is reported as overrunning until it returns.",
                 task.name,
                 task.timeout_seconds,
+                extra=_event("overrun", task.name),
             )
         if self.listeners:
             self.notify(RunEvent("overrun", task))

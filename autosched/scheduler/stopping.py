@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from autosched.scheduler.logs import event
 from autosched.scheduler.runs import RunExecutor
 from autosched.scheduler.task import ScheduledTask
 
@@ -27,7 +28,10 @@ async def drain(
 ) -> list[str]:
     """Wait for ``inflight`` runs; return the names of the tasks whose runs were given up on."""
     logger.info(
-        "Waiting up to %.1f s for %d running task(s) to finish.", grace_period, len(inflight)
+        "Waiting up to %.1f s for %d running task(s) to finish.",
+        grace_period,
+        len(inflight),
+        extra=event("draining"),
     )
     _, pending = await asyncio.wait(set(inflight), timeout=grace_period)
     if not pending:
@@ -41,6 +45,7 @@ async def drain(
             len(cancelled),
             grace_period,
             ", ".join(map(repr, cancelled)),
+            extra=event("runs_cancelled"),
         )
     if stuck_sync:
         logger.warning(
@@ -49,6 +54,7 @@ async def drain(
             len(stuck_sync),
             grace_period,
             ", ".join(map(repr, stuck_sync)),
+            extra=event("runs_abandoned"),
         )
     for run, task in tasks.items():
         if not task.is_async:
@@ -62,5 +68,6 @@ async def drain(
             len(deaf),
             CANCEL_WAIT,
             ", ".join(map(repr, deaf)),
+            extra=event("runs_abandoned"),
         )
     return sorted({*stuck_sync, *deaf})

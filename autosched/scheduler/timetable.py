@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from autosched.scheduler.grid import Entry
+from autosched.scheduler.logs import event
 from autosched.scheduler.runs import RunExecutor, start_task
 from autosched.scheduler.task import ScheduledTask
 
@@ -158,11 +159,16 @@ class Timetable:
                         "the clock jumped); ran once for them.",
                         task.name,
                         missed,
+                        extra=event("missed", task.name),
                     )
             self._schedule(entry, now, wall_now)
         except Exception:
             # One task's failure to schedule must never disarm the timer for the others.
-            logger.exception("Cannot schedule task %r; it is left unscheduled.", task.name)
+            logger.exception(
+                "Cannot schedule task %r; it is left unscheduled.",
+                task.name,
+                extra=event("schedule_failed", task.name),
+            )
             entry.due, task.next_run = None, None
             entry.gen += 1
 

@@ -10,7 +10,7 @@ import sys
 from argparse import ArgumentParser
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, Error, connections
@@ -34,6 +34,9 @@ from autosched.runner.calls import in_process
 from autosched.schedule import effective_offset
 from autosched.scheduler import Scheduler
 from autosched.zones import ZoneError, check_zone
+
+if TYPE_CHECKING:
+    from autosched.runner.metrics import MetricsServer
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -75,6 +78,16 @@ class Command(BaseCommand):
             default=DEFAULT_DB_ALIAS,
             help=str(_('The database alias to read tasks from (default: "default").')),
         )
+        parser.add_argument(
+            "--metrics-addr",
+            metavar="HOST:PORT",
+            help=str(
+                _(
+                    "Serve Prometheus metrics at http://HOST:PORT/metrics "
+                    '(needs pip install "autosched[prometheus]").'
+                )
+            ),
+        )
         mode = parser.add_mutually_exclusive_group()
         mode.add_argument(
             "--list",
@@ -99,7 +112,8 @@ class Command(BaseCommand):
             elif options["run"] is not None:
                 self._run_one(options["run"], using)
             else:
-                self._serve(self._sync_interval(options["sync_interval"]), using)
+                interval = self._sync_interval(options["sync_interval"])
+                self._serve(interval, using, options.get("metrics_addr"))
 
     def _sync_interval(self, value: float | None) -> float:
         interval = conf.SYNC_INTERVAL if value is None else value
@@ -204,7 +218,7 @@ class Command(BaseCommand):
             )
         )
 
-    def _serve(self, sync_interval: float, using: str) -> None:
+    def _serve(self, sync_interval: float, using: str, metrics_addr: str | None = None) -> None:
         # The database checks run only when asked (check --database): say it here, at start.
         for warning in check_worker_backends(databases=[using]):
             logging.getLogger("autosched").warning(
@@ -213,6 +227,10 @@ class Command(BaseCommand):
         if self.owns_process:
             favour_the_loop()
         runner = SchedulerRunner(sync_interval=sync_interval, using=using)
+        metrics = self._serve_metrics(runner, metrics_addr) if metrics_addr else None
+        _record_opentelemetry(runner)
+        if conf.SENTRY_CRONS:
+            self._send_sentry_check_ins(runner)
 
         async def main() -> None:
             try:
@@ -233,6 +251,8 @@ class Command(BaseCommand):
             finally:
                 if not runner.scheduler.abandoned:
                     loop.close()  # else its cleanup would wait for a run that will not end
+                if metrics is not None:
+                    metrics.close()
         self.stdout.write(gettext("Scheduler stopped."))
         if not self.owns_process:
             return
@@ -256,6 +276,47 @@ class Command(BaseCommand):
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(0)
+
+    def _serve_metrics(self, runner: SchedulerRunner, address: str) -> MetricsServer:
+        """Serve ``runner``'s Prometheus metrics at ``address``, or say why it cannot."""
+        try:
+            from autosched.runner.metrics import MetricsServer, SchedulerMetrics
+        except ImportError as exc:
+            raise CommandError(
+                gettext(
+                    '--metrics-addr needs prometheus-client: pip install "autosched[prometheus]" '
+                    "(%(error)s)."
+                )
+                % {"error": exc}
+            ) from None
+        try:
+            server = MetricsServer(SchedulerMetrics.for_runner(runner).registry, address)
+        except ValueError as exc:
+            raise CommandError(f"--metrics-addr: {exc}") from None
+        except OSError as exc:
+            raise CommandError(
+                gettext("Cannot serve metrics at %(address)s: %(error)s")
+                % {"address": address, "error": exc}
+            ) from None
+        self.stdout.write(
+            gettext("Serving Prometheus metrics at http://%(address)s/metrics.")
+            % {"address": f"{address.rpartition(':')[0]}:{server.port}"}
+        )
+        return server
+
+    def _send_sentry_check_ins(self, runner: SchedulerRunner) -> None:
+        """Make each row a Sentry Crons monitor, or say which extra is missing."""
+        try:
+            from autosched.runner.sentry_crons import SentryCrons
+        except ImportError as exc:
+            raise CommandError(
+                gettext(
+                    'AUTOSCHED_SENTRY_CRONS needs sentry-sdk: pip install "autosched[sentry]" '
+                    "(%(error)s)."
+                )
+                % {"error": exc}
+            ) from None
+        SentryCrons.for_runner(runner)
 
     def _describe_start(self, runner: SchedulerRunner) -> None:
         tasks = runner.scheduler.tasks.values()
@@ -283,6 +344,15 @@ class Command(BaseCommand):
                 "interval": f"{runner.sync_interval:g}",
             }
         )
+
+
+def _record_opentelemetry(runner: SchedulerRunner) -> None:
+    """Record the runner's metrics through OpenTelemetry when ``autosched[otel]`` is there."""
+    try:
+        from autosched.runner.otel import OpenTelemetryMetrics
+    except ImportError:  # opentelemetry-api is not installed: nothing to record to
+        return
+    OpenTelemetryMetrics.for_runner(runner)
 
 
 def _schedule_cell(name: str, interval: object, offset: object, zone: object = "") -> str:
