@@ -79,7 +79,9 @@ def require_rabbitmq() -> None:
 
 def rqworker_args(queue: str) -> tuple[str, ...]:
     """Return the arguments of ``django-admin`` that start one RQ worker on ``queue``."""
-    return ("rqworker", "--job-class", "django_tasks_rq.Job", queue)
+    # The worker class stops its pubsub thread without a race (see tests/processes/rqworker.py).
+    worker_class = "tests.processes.rqworker.Worker"
+    return ("rqworker", "--job-class", "django_tasks_rq.Job", "--worker-class", worker_class, queue)
 
 
 @contextmanager
