@@ -84,9 +84,9 @@ class KwargsField(models.JSONField):  # type: ignore[type-arg] # as Django's own
         except Exception as exc:  # any: whatever the value, this row alone is affected
             return Unreadable(describe(exc, REASON_LIMIT))
         # Only a long text can nest deeply: short ones are not walked.
-        if isinstance(value, str) and len(value) > 2 * MAX_JSON_DEPTH:
-            if json_depth(decoded) > MAX_JSON_DEPTH:
-                return Unreadable(f"nested more than {MAX_JSON_DEPTH} levels deep")
+        deep = isinstance(value, str) and len(value) > 2 * MAX_JSON_DEPTH
+        if deep and json_depth(decoded) > MAX_JSON_DEPTH:
+            return Unreadable(f"nested more than {MAX_JSON_DEPTH} levels deep")
         return decoded
 
     def deconstruct(self) -> Any:

@@ -58,9 +58,7 @@ JSON_MESSAGES = {
         "Keyword arguments hold a number too large or not a number (NaN, Infinity): JSON "
         "numbers are finite."
     ),
-    "nul": _(
-        "Keyword arguments hold a NUL character (\\u0000), which the database cannot store."
-    ),
+    "nul": _("Keyword arguments hold a NUL character (\\u0000), which the database cannot store."),
 }
 #: JSON's own words for the types a decoded value may have, for the "not_object" message.
 JSON_TYPES = {
@@ -209,27 +207,6 @@ class PeriodicTask(models.Model):
         # A name written by raw SQL may be bytes (a BLOB on SQLite): say it, never fail.
         return self.name if isinstance(self.name, str) else repr(self.name)
 
-    @property
-    def unreadable(self) -> str | None:
-        """Return why this row, written around the checks, cannot be used as read; else None.
-
-        The scheduler skips such a row with a warning; the admin shows it, and lets it be
-        deleted.
-        """
-        if not isinstance(self.name, str):
-            return gettext("its name is not text but %(type)s") % {
-                "type": type(self.name).__name__
-            }
-        if not isinstance(self.function, str):
-            return gettext("its function is not text but %(type)s") % {
-                "type": type(self.function).__name__
-            }
-        if isinstance(self.kwargs, Unreadable):
-            return gettext("its keyword arguments cannot be read (%(reason)s)") % {
-                "reason": self.kwargs.reason
-            }
-        return None
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         """Save; a row whose keyword arguments cannot be read keeps them as they are stored."""
         if isinstance(self.kwargs, Unreadable) and self.pk is not None:
@@ -242,6 +219,25 @@ class PeriodicTask(models.Model):
             else:
                 kwargs["update_fields"] = [f for f in kwargs["update_fields"] if f != "kwargs"]
         super().save(*args, **kwargs)
+
+    @property
+    def unreadable(self) -> str | None:
+        """Return why this row, written around the checks, cannot be used as read; else None.
+
+        The scheduler skips such a row with a warning; the admin shows it, and lets it be
+        deleted.
+        """
+        if not isinstance(self.name, str):
+            return gettext("its name is not text but %(type)s") % {"type": type(self.name).__name__}
+        if not isinstance(self.function, str):
+            return gettext("its function is not text but %(type)s") % {
+                "type": type(self.function).__name__
+            }
+        if isinstance(self.kwargs, Unreadable):
+            return gettext("its keyword arguments cannot be read (%(reason)s)") % {
+                "reason": self.kwargs.reason
+            }
+        return None
 
     @property
     def registered_function(self) -> RegisteredFunction | None:
