@@ -22,6 +22,7 @@ from autosched.conf import conf, valid_sync_interval
 from autosched.humanize import schedule_words
 from autosched.management.table import stdout_may_close, write_table, yes_no
 from autosched.models import PeriodicTask
+from autosched.models.fields import Unreadable
 from autosched.registry import registry
 from autosched.runner import (
     SchedulerRunner,
@@ -32,6 +33,7 @@ from autosched.runner import (
 from autosched.runner.calls import in_process
 from autosched.schedule import effective_offset
 from autosched.scheduler import Scheduler
+from autosched.scheduler.errors import describe
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG, 3: logging.DEBUG}
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -126,11 +128,8 @@ class Command(BaseCommand):
                 logger.removeHandler(handler)
 
     def _list(self, using: str) -> None:
-        rows = list(
-            PeriodicTask.objects.using(using)
-            .order_by("name")
-            .values_list("name", "function", "interval_seconds", "offset_seconds", "enabled")
-        )
+        fields = ("name", "function", "interval_seconds", "offset_seconds", "enabled", "kwargs")
+        rows = list(PeriodicTask.objects.using(using).order_by("name").only(*fields))
         if not rows:
             self.stdout.write(gettext("No periodic tasks."))
             return
@@ -141,16 +140,7 @@ class Command(BaseCommand):
             gettext("ENABLED"),
             gettext("REGISTERED"),
         )
-        table = [header] + [
-            (
-                name,
-                function,
-                _schedule_cell(name, interval, offset),
-                yes_no(enabled),
-                yes_no(True) if function in registry else gettext("NO"),
-            )
-            for name, function, interval, offset, enabled in rows
-        ]
+        table = [header] + [_list_row(task) for task in rows]
         with stdout_may_close(self):
             write_table(self, table)
 
@@ -158,7 +148,8 @@ class Command(BaseCommand):
         tasks = PeriodicTask.objects.using(using)
         row = tasks.filter(name=name).values_list("function", "kwargs", "timeout_seconds").first()
         if row is None:
-            close = difflib.get_close_matches(name, tasks.values_list("name", flat=True), n=1)
+            names = [n for n in tasks.values_list("name", flat=True) if isinstance(n, str)]
+            close = difflib.get_close_matches(name, names, n=1)
             hint = (
                 gettext("Did you mean %(name)r?") % {"name": close[0]}
                 if close
@@ -169,6 +160,12 @@ class Command(BaseCommand):
                 returncode=USAGE_ERROR,
             )
         function, kwargs, timeout = row
+        if isinstance(kwargs, Unreadable):
+            raise CommandError(
+                gettext("Task %(name)r cannot run: %(problem)s")
+                % {"name": name, "problem": PeriodicTask(kwargs=kwargs).unreadable},
+                returncode=USAGE_ERROR,
+            )
         registered = registry.get(function)
         if registered is None:
             raise CommandError(
@@ -271,6 +268,22 @@ class Command(BaseCommand):
                 "interval": f"{runner.sync_interval:g}",
             }
         )
+
+
+def _list_row(task: PeriodicTask) -> tuple[str, ...]:
+    """Return a row of ``--list``; one that cannot be read says why in its schedule cell."""
+    function = str(task.function)
+    registered = yes_no(True) if task.function in registry else gettext("NO")
+    problem = task.unreadable
+    if problem is None:
+        try:
+            schedule = _schedule_cell(task.name, task.interval_seconds, task.offset_seconds)
+        except Exception as exc:  # any: one row that breaks this must not hide the list
+            problem = describe(exc)
+        else:
+            return (task.name, function, schedule, yes_no(task.enabled), registered)
+    unreadable = gettext("unreadable: %(problem)s") % {"problem": problem}
+    return (str(task), function, unreadable, yes_no(task.enabled), registered)
 
 
 def _schedule_cell(name: str, interval: object, offset: object) -> str:
