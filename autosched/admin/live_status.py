@@ -208,6 +208,16 @@ class LiveStatusAdmin(_ModelAdmin):
         task = self.get_object(request, unquote(object_id))
         if task is not None:
             context.update(self._task_context(request, task))
+            if (problem := task.unreadable) and request.method == "GET":
+                self.message_user(
+                    request,
+                    gettext(
+                        "This row cannot be read: %(problem)s. The scheduler skips it; delete "
+                        "it, or correct it in the database."
+                    )
+                    % {"problem": problem},
+                    messages.ERROR,
+                )
         context.update(extra_context or {})
         return super().change_view(request, object_id, form_url, context)
 

@@ -18,6 +18,7 @@ from autosched.models.fields import MAX_JSON_DEPTH, KwargsField, Unreadable, jso
 from autosched.registry import KwargsError, RegisteredFunction, registry
 from autosched.schedule import effective_offset, next_slot_time
 from autosched.scheduler import MAX_INTERVAL_SECONDS
+from autosched.scheduler.errors import trim
 from autosched.worker import (
     DEFAULT_BACKEND,
     DEFAULT_QUEUE,
@@ -51,6 +52,8 @@ KWARGS_MESSAGES = {
     ),
     "missing": _("Keyword arguments for %(function)s: missing required argument %(name)s."),
 }
+#: Longest keyword arguments shown in the admin's list (the task's page shows them whole).
+KWARGS_DISPLAY_LIMIT = 200
 #: What the form says when kwargs hold what the database or Python cannot keep.
 JSON_MESSAGES = {
     "deep": _("Keyword arguments may be nested at most %(depth)s levels deep."),
@@ -254,6 +257,8 @@ class PeriodicTask(models.Model):
         """Return the offset the scheduler uses: the row's own, or the spread one."""
         if not isinstance(self.interval_seconds, int) or self.interval_seconds < 1:
             return None
+        if not isinstance(self.name, str):  # a BLOB written by raw SQL: no spread offset
+            return None
         return effective_offset(self.name, self.interval_seconds, self.offset_seconds)
 
     def expected_next_run(self, after: datetime | None = None) -> datetime | None:
@@ -269,6 +274,10 @@ class PeriodicTask(models.Model):
         if not isinstance(self.kwargs, dict):
             return str(self.kwargs) if isinstance(self.kwargs, Unreadable) else repr(self.kwargs)
         return ", ".join(f"{name}={value!r}" for name, value in self.kwargs.items())
+
+    def short_kwargs_display(self, limit: int = KWARGS_DISPLAY_LIMIT) -> str:
+        """Return ``kwargs_display`` cut to ``limit`` characters: a row may hold megabytes."""
+        return trim(self.kwargs_display, limit)
 
     @property
     def schedule_display(self) -> str:
