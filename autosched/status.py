@@ -245,7 +245,10 @@ def task_state(status: dict[str, Any] | None) -> str:
         return "running"
     if not status.get("last_run") and not status.get("run_count"):
         return "never"
-    return "cancelled" if status.get("last_outcome") == "cancelled" else "ok"
+    outcome = status.get("last_outcome")
+    if outcome in (None, "ok", "cancelled"):
+        return "cancelled" if outcome == "cancelled" else "ok"
+    return "unknown"  # an outcome this version does not know: never shown as ok
 
 
 def _worker_place(status: dict[str, Any]) -> str:

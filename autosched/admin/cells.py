@@ -160,9 +160,13 @@ def _outcome(status: dict[str, Any], state: str) -> SafeString:
     outcome = status.get("last_outcome")
     if not outcome:
         return SafeString("")
+    known = {"ok": "ok", "error": "failing", "timeout": "failing", "cancelled": "cancelled"}
     shown = "failing" if outcome in ("error", "timeout") else state
-    if shown in ("running", "never", "unknown"):
-        shown = "cancelled" if outcome == "cancelled" else "ok"
+    if shown in ("running", "never", "unknown") or not (
+        isinstance(outcome, str) and outcome in known
+    ):
+        # One this version does not know gets the unknown icon, never the ok one.
+        shown = known.get(outcome, "unknown")
     return format_html(
         '<span class="autosched-outcome autosched-{}"><span class="autosched-icon" '
         'aria-hidden="true">{}</span> {}</span>',
