@@ -178,11 +178,65 @@ def _with_reports(tasks: dict[str, dict[str, Any]], alias: str) -> dict[str, dic
         logger.warning("Cannot read the worker reports from cache %r: %s", alias, exc)
         reports = {}
     return {
-        name: merge_report(status, reports.get(name))
+        name: _sound(merge_report(status, _sound_report(reports.get(name))))
         if status.get("run_on") == "worker"
         else status
         for name, status in tasks.items()
     }
+
+
+#: What each key of a worker's report, merged into a status, must be; anything else is None.
+_TIMES = ("last_run", "last_finished", "last_scheduled_at")
+_TEXTS = ("last_outcome", "last_error", "worker_host")
+_COUNTS = ("run_count", "error_count")
+
+
+def _sound_report(report: Any) -> dict[str, Any] | None:
+    """Return a worker's report with its runs as dicts (or None), whatever a cache holds."""
+    if not isinstance(report, dict):
+        return None
+    return {
+        **report,
+        "started": report.get("started") if isinstance(report.get("started"), dict) else None,
+        "finished": report.get("finished") if isinstance(report.get("finished"), dict) else None,
+    }
+
+
+def _sound(status: dict[str, Any]) -> dict[str, Any]:
+    """Return ``status`` with the values its worker reported checked, one by one.
+
+    A report is written by any process that can reach the cache: a number where a time goes
+    would otherwise break the list and ``schedulerstatus`` for every user.
+    """
+    for key in _TIMES:
+        if _parse_time(status.get(key)) is None:
+            status[key] = None
+    for key in _TEXTS:
+        if not isinstance(status.get(key), str):
+            status[key] = None
+    for key in _COUNTS:
+        value = status.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            status[key] = 0
+    duration = status.get("last_duration")
+    if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
+        status["last_duration"] = None
+    pid = status.get("worker_pid")
+    if isinstance(pid, bool) or not isinstance(pid, int):
+        status["worker_pid"] = None
+    status["running"] = status["worker_running"] = bool(status.get("running"))
+    return status
+
+
+def _parse_time(value: object) -> datetime | None:
+    """Return an ISO 8601 text as an aware datetime, or None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def read_runs(name: str, *, cache_alias: str | None = None) -> dict[str, Any] | None:
