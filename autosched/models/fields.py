@@ -77,7 +77,7 @@ def json_problem(value: object) -> str | None:
     return None
 
 
-class KwargsField(models.JSONField):  # type: ignore[type-arg] # as Django's own
+class KwargsField(models.JSONField):
     """A ``JSONField`` that reads a value it cannot decode as an ``Unreadable``."""
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:

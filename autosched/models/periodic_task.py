@@ -413,9 +413,9 @@ class PeriodicTask(models.Model):
         try:
             registered.check_kwargs(self.kwargs)
         except KwargsError as exc:
-            params = {"function": self.function, **exc.params}
+            params: dict[str, object] = {"function": self.function, **exc.params}
             if "type" in params:
-                params["type"] = JSON_TYPES.get(params["type"], params["type"])
+                params["type"] = JSON_TYPES.get(str(params["type"]), params["type"])
             errors["kwargs"] = [
                 ValidationError(
                     KWARGS_MESSAGES.get(exc.code, KWARGS_MESSAGES["unknown"]),
