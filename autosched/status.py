@@ -9,9 +9,12 @@ the scheduler included, ever restores run state from it.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import heapq
 import logging
 import pickle
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +42,7 @@ __all__ = [
     "read_status",
     "runs_key",
     "say_time",
+    "slice_tasks",
     "task_cells",
     "task_state",
     "unpack_tasks",
@@ -81,6 +85,76 @@ def pack_tasks(tasks: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+#: The cache keys of the slices of one snapshot of the tasks' status start with this, then
+#: the snapshot's token and the slice's number (see ``slice_tasks``).
+SLICE_PREFIX = "autosched:status:tasks:"
+
+
+def slice_tasks(
+    tasks: dict[str, dict[str, Any]], token: str
+) -> tuple[list[list[str]], dict[str, bytes]]:
+    """Return ``tasks`` pickled in slices of ``PACKED_SLICE`` names, in name order.
+
+    Returns the index, ``[[first name, key], ...]``, and ``{key: pickled slice}`` to write
+    under keys of their own: a reader wanting a page of the admin's list (in name order)
+    bisects the index and reads one or two slices, not all of them. The names are sorted a
+    slice at a time, then merged, so that the GIL is never held for a whole sort.
+    """
+    names = list(tasks)
+    runs = [
+        sorted(names[start : start + PACKED_SLICE]) for start in range(0, len(names), PACKED_SLICE)
+    ]
+    ordered = list(heapq.merge(*runs))
+    index: list[list[str]] = []
+    slices: dict[str, bytes] = {}
+    for number, start in enumerate(range(0, len(ordered), PACKED_SLICE)):
+        chunk = ordered[start : start + PACKED_SLICE]
+        key = f"{SLICE_PREFIX}{token}:{number}"
+        index.append([chunk[0], key])
+        slices[key] = pickle.dumps({name: tasks[name] for name in chunk}, pickle.HIGHEST_PROTOCOL)
+    return index, slices
+
+
+def slice_keys(index: object, names: Iterable[str] | None = None) -> list[str]:
+    """Return the keys of the slices in ``index`` that hold ``names`` (None: every slice)."""
+    if not isinstance(index, list) or not index:
+        return []
+    if names is None:
+        return [key for _, key in index]
+    starts = [start for start, _ in index]
+    wanted = {bisect.bisect_right(starts, name) - 1 for name in names}
+    return [index[number][1] for number in sorted(wanted) if number >= 0]
+
+
+class SliceGone(LookupError):
+    """A slice the index names is not in the cache: a newer snapshot replaced it meanwhile."""
+
+
+def read_tasks(
+    cache: Any, written: dict[str, Any], names: Iterable[str] | None = None, *, strict: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Return the tasks' status (those named ``names``, or all) from what was written.
+
+    Reads what ``slice_tasks`` wrote, or what an earlier version wrote (``pack_tasks``'s
+    slices, or a plain ``tasks`` dict). Raise ``SliceGone`` when a slice is missing, unless
+    not ``strict`` (the cache evicted it: the other slices are still worth showing).
+    """
+    wanted = None if names is None else set(names)
+    tasks = unpack_tasks(written)
+    keys = slice_keys(written.get("slices"), wanted)
+    if keys:
+        found = cache.get_many(keys)
+        if strict and len(found) < len(keys):
+            raise SliceGone(f"{len(keys) - len(found)} slice(s) of the tasks' status are gone")
+        for key in keys:
+            if key in found:
+                # The cache itself unpickles what it holds: these bytes are no less trusted.
+                tasks.update(pickle.loads(found[key]))
+    if wanted is None:
+        return tasks
+    return {name: tasks[name] for name in wanted if name in tasks}
+
+
 def unpack_tasks(written: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Return the tasks' status from what ``pack_tasks`` wrote (or a plain ``tasks`` dict)."""
     tasks = dict(written.get("tasks") or {})
@@ -112,8 +186,16 @@ def _age(beat: dict[str, Any], now: datetime) -> float:
     return (now - datetime.fromisoformat(beat["published_at"])).total_seconds()
 
 
-def read_status(*, cache_alias: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+def read_status(
+    *,
+    cache_alias: str | None = None,
+    now: datetime | None = None,
+    names: Iterable[str] | None = None,
+) -> dict[str, Any]:
     """Return the latest status with ``alive`` and ``age`` added; alive only within the TTL.
+
+    ``names``: read only these tasks' status and their workers' reports (a page of the
+    admin's list), whatever the number of tasks; None reads every task.
 
     Also ``standbys`` (the standbys' heartbeats) and, when no scheduler is alive,
     ``last_known``: the tasks' status last published, with when and by whom, or None. A
@@ -122,6 +204,7 @@ def read_status(*, cache_alias: str | None = None, now: datetime | None = None) 
     alias = conf.STATUS_CACHE if cache_alias is None else cache_alias
     ttl = float(conf.STATUS_TTL)
     now = now or _now()
+    names = None if names is None else set(names)
     result: dict[str, Any] = {
         "alive": False,
         "age": None,
@@ -134,16 +217,19 @@ def read_status(*, cache_alias: str | None = None, now: datetime | None = None) 
         "last_known": None,
     }
     try:
-        found = caches[alias].get_many([STATUS_KEY, TASKS_KEY, STANDBY_KEY])
+        cache = caches[alias]
+        found = cache.get_many([STATUS_KEY, TASKS_KEY, STANDBY_KEY])
+        heartbeat, tasks, standbys = (found.get(k) for k in (STATUS_KEY, TASKS_KEY, STANDBY_KEY))
+        statuses = _read_written(cache, tasks, names)
     except Exception as exc:  # the admin must still work when the cache is down
         logger.warning("Cannot read the scheduler status from cache %r: %s", alias, exc)
         return {**result, "error": f"{type(exc).__name__}: {exc}"}
-    heartbeat, tasks, standbys = (found.get(k) for k in (STATUS_KEY, TASKS_KEY, STANDBY_KEY))
-    if not isinstance(tasks, dict):
+    if statuses is None:
         tasks = None
     else:
-        rest = {key: value for key, value in tasks.items() if key != "packed_tasks"}
-        tasks = {**rest, "tasks": _with_reports(unpack_tasks(tasks), alias)}
+        tasks, written = statuses
+        rest = {k: v for k, v in written.items() if k not in ("packed_tasks", "slices")}
+        tasks = {**rest, "tasks": _with_reports(tasks, alias)}
     # The cache's own expiry may be coarse (a file cache checks it only on read, by its own
     # clock): judge freshness by the publisher's timestamps too.
     if isinstance(standbys, dict):
@@ -165,6 +251,21 @@ def read_status(*, cache_alias: str | None = None, now: datetime | None = None) 
         "tasks": tasks["tasks"] if tasks is not None and ours else {},
         "standbys": [b for b in result["standbys"] if b["identity"] != heartbeat.get("identity")],
     }
+
+
+def _read_written(
+    cache: Any, written: object, names: Iterable[str] | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]] | None:
+    """Return the tasks' status and the index it came from, or None when none was written."""
+    for attempt in range(3):
+        if not isinstance(written, dict):
+            return None
+        try:
+            return read_tasks(cache, written, names, strict=attempt < 2), written
+        except SliceGone:
+            # A newer snapshot replaced this one between the two reads: read its index.
+            written = cache.get(TASKS_KEY)
+    return None
 
 
 def _with_reports(tasks: dict[str, dict[str, Any]], alias: str) -> dict[str, dict[str, Any]]:
