@@ -102,22 +102,23 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
         parts = [
             format_html('<a href="{}" class="autosched-name">{}</a>', url, breakable(str(task)))
         ]
+        if task.function != task.name:
+            dotted = breakable(str(task.function))
+            parts.append(format_html('<div class="autosched-function">{}</div>', dotted))
         if problem := task.unreadable:
             parts.append(
                 format_html(
                     '<div class="autosched-warning autosched-unreadable" title="{}">⚠ {}</div>'
-                    '<div class="autosched-small autosched-error-text">{}</div>',
+                    '<div class="autosched-small autosched-error-text" title="{}">{}</div>',
                     gettext(
                         "This row was written around the checks and cannot be read: the "
                         "scheduler skips it. Delete it, or correct it in the database."
                     ),
                     gettext("unreadable"),
                     problem,
+                    problem,
                 )
             )
-        if task.function != task.name:
-            dotted = breakable(str(task.function))
-            parts.append(format_html('<div class="autosched-function">{}</div>', dotted))
         if task.kwargs and not isinstance(task.kwargs, Unreadable):
             parts.append(
                 format_html(
