@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.forms.fields import InvalidJSONInput
 from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -21,6 +22,8 @@ from autosched.durations import (
     split_weekday,
 )
 from autosched.models import PeriodicTask
+from autosched.models.fields import MAX_JSON_DEPTH, json_depth
+from autosched.models.periodic_task import JSON_MESSAGES
 from autosched.registry import registry
 from autosched.scheduler import MAX_INTERVAL_SECONDS
 from autosched.worker import (
@@ -206,6 +209,32 @@ class ZoneField(forms.CharField):
         super().__init__(**kwargs)
 
 
+class KwargsFormField(forms.JSONField):
+    """The keyword arguments as JSON; text Python cannot decode gets a message, not a 500."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise forms.ValidationError(
+                JSON_MESSAGES["deep"], code="kwargs_deep", params={"depth": MAX_JSON_DEPTH}
+            ) from None
+        except ValueError:  # a number past Python's limit of 4,300 digits
+            raise forms.ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"value": value}
+            ) from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Shown back as typed when it cannot be decoded, or printed again (too deep).
+        try:
+            value = super().bound_data(data, initial)
+        except (ValueError, RecursionError):
+            return InvalidJSONInput(data)
+        if not isinstance(value, InvalidJSONInput) and json_depth(value) > MAX_JSON_DEPTH:
+            return InvalidJSONInput(data)
+        return value
+
+
 class PeriodicTaskForm(_ModelForm):
     """Edit a periodic task, choosing its function from the registry."""
 
@@ -238,6 +267,7 @@ class PeriodicTaskForm(_ModelForm):
             "priority",
             "description",
         )
+        field_classes = {"kwargs": KwargsFormField}  # noqa: RUF012 - Django's Meta pattern
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -9,9 +9,12 @@ the scheduler included, ever restores run state from it.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import heapq
 import logging
 import pickle
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +42,7 @@ __all__ = [
     "read_status",
     "runs_key",
     "say_time",
+    "slice_tasks",
     "task_cells",
     "task_state",
     "unpack_tasks",
@@ -81,6 +85,76 @@ def pack_tasks(tasks: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+#: The cache keys of the slices of one snapshot of the tasks' status start with this, then
+#: the snapshot's token and the slice's number (see ``slice_tasks``).
+SLICE_PREFIX = "autosched:status:tasks:"
+
+
+def slice_tasks(
+    tasks: dict[str, dict[str, Any]], token: str
+) -> tuple[list[list[str]], dict[str, bytes]]:
+    """Return ``tasks`` pickled in slices of ``PACKED_SLICE`` names, in name order.
+
+    Returns the index, ``[[first name, key], ...]``, and ``{key: pickled slice}`` to write
+    under keys of their own: a reader wanting a page of the admin's list (in name order)
+    bisects the index and reads one or two slices, not all of them. The names are sorted a
+    slice at a time, then merged, so that the GIL is never held for a whole sort.
+    """
+    names = list(tasks)
+    runs = [
+        sorted(names[start : start + PACKED_SLICE]) for start in range(0, len(names), PACKED_SLICE)
+    ]
+    ordered = list(heapq.merge(*runs))
+    index: list[list[str]] = []
+    slices: dict[str, bytes] = {}
+    for number, start in enumerate(range(0, len(ordered), PACKED_SLICE)):
+        chunk = ordered[start : start + PACKED_SLICE]
+        key = f"{SLICE_PREFIX}{token}:{number}"
+        index.append([chunk[0], key])
+        slices[key] = pickle.dumps({name: tasks[name] for name in chunk}, pickle.HIGHEST_PROTOCOL)
+    return index, slices
+
+
+def slice_keys(index: object, names: Iterable[str] | None = None) -> list[str]:
+    """Return the keys of the slices in ``index`` that hold ``names`` (None: every slice)."""
+    if not isinstance(index, list) or not index:
+        return []
+    if names is None:
+        return [key for _, key in index]
+    starts = [start for start, _ in index]
+    wanted = {bisect.bisect_right(starts, name) - 1 for name in names}
+    return [index[number][1] for number in sorted(wanted) if number >= 0]
+
+
+class SliceGone(LookupError):
+    """A slice the index names is not in the cache: a newer snapshot replaced it meanwhile."""
+
+
+def read_tasks(
+    cache: Any, written: dict[str, Any], names: Iterable[str] | None = None, *, strict: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Return the tasks' status (those named ``names``, or all) from what was written.
+
+    Reads what ``slice_tasks`` wrote, or what an earlier version wrote (``pack_tasks``'s
+    slices, or a plain ``tasks`` dict). Raise ``SliceGone`` when a slice is missing, unless
+    not ``strict`` (the cache evicted it: the other slices are still worth showing).
+    """
+    wanted = None if names is None else set(names)
+    tasks = unpack_tasks(written)
+    keys = slice_keys(written.get("slices"), wanted)
+    if keys:
+        found = cache.get_many(keys)
+        if strict and len(found) < len(keys):
+            raise SliceGone(f"{len(keys) - len(found)} slice(s) of the tasks' status are gone")
+        for key in keys:
+            if key in found:
+                # The cache itself unpickles what it holds: these bytes are no less trusted.
+                tasks.update(pickle.loads(found[key]))
+    if wanted is None:
+        return tasks
+    return {name: tasks[name] for name in wanted if name in tasks}
+
+
 def unpack_tasks(written: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Return the tasks' status from what ``pack_tasks`` wrote (or a plain ``tasks`` dict)."""
     tasks = dict(written.get("tasks") or {})
@@ -113,9 +187,16 @@ def _age(beat: dict[str, Any], now: datetime) -> float:
 
 
 def read_status(
-    *, cache_alias: str | None = None, now: datetime | None = None, with_tasks: bool = True
+    *,
+    cache_alias: str | None = None,
+    now: datetime | None = None,
+    with_tasks: bool = True,
+    names: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """Return the latest status with ``alive`` and ``age`` added; alive only within the TTL.
+
+    ``names``: read only these tasks' status and their workers' reports (a page of the
+    admin's list), whatever the number of tasks; None reads every task.
 
     Also ``standbys`` (the standbys' heartbeats) and, when no scheduler is alive,
     ``last_known``: the tasks' status last published, with when and by whom, or None. A
@@ -126,6 +207,7 @@ def read_status(
     alias = conf.STATUS_CACHE if cache_alias is None else cache_alias
     ttl = float(conf.STATUS_TTL)
     now = now or _now()
+    names = None if names is None else set(names)
     result: dict[str, Any] = {
         "alive": False,
         "age": None,
@@ -138,17 +220,20 @@ def read_status(
         "last_known": None,
     }
     try:
+        cache = caches[alias]
         keys = [STATUS_KEY, STANDBY_KEY, *([TASKS_KEY] if with_tasks else [])]
-        found = caches[alias].get_many(keys)
+        found = cache.get_many(keys)
+        heartbeat, tasks, standbys = (found.get(k) for k in (STATUS_KEY, TASKS_KEY, STANDBY_KEY))
+        statuses = _read_written(cache, tasks, names)
     except Exception as exc:  # the admin must still work when the cache is down
         logger.warning("Cannot read the scheduler status from cache %r: %s", alias, exc)
         return {**result, "error": f"{type(exc).__name__}: {exc}"}
-    heartbeat, tasks, standbys = (found.get(k) for k in (STATUS_KEY, TASKS_KEY, STANDBY_KEY))
-    if not isinstance(tasks, dict):
+    if statuses is None:
         tasks = None
     else:
-        rest = {key: value for key, value in tasks.items() if key != "packed_tasks"}
-        tasks = {**rest, "tasks": _with_reports(unpack_tasks(tasks), alias)}
+        tasks, written = statuses
+        rest = {k: v for k, v in written.items() if k not in ("packed_tasks", "slices")}
+        tasks = {**rest, "tasks": _with_reports(tasks, alias)}
     # The cache's own expiry may be coarse (a file cache checks it only on read, by its own
     # clock): judge freshness by the publisher's timestamps too.
     if isinstance(standbys, dict):
@@ -172,6 +257,21 @@ def read_status(
     }
 
 
+def _read_written(
+    cache: Any, written: object, names: Iterable[str] | None
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]] | None:
+    """Return the tasks' status and the index it came from, or None when none was written."""
+    for attempt in range(3):
+        if not isinstance(written, dict):
+            return None
+        try:
+            return read_tasks(cache, written, names, strict=attempt < 2), written
+        except SliceGone:
+            # A newer snapshot replaced this one between the two reads: read its index.
+            written = cache.get(TASKS_KEY)
+    return None
+
+
 def _with_reports(tasks: dict[str, dict[str, Any]], alias: str) -> dict[str, dict[str, Any]]:
     """Return ``tasks`` with each worker row's run as its worker reported it."""
     # A worker row's reports go by its pk, published as ``row_id`` (none: no report read).
@@ -190,11 +290,65 @@ def _with_reports(tasks: dict[str, dict[str, Any]], alias: str) -> dict[str, dic
         logger.warning("Cannot read the worker reports from cache %r: %s", alias, exc)
         reports = {}
     return {
-        name: merge_report(status, reports.get(name))
+        name: _sound(merge_report(status, _sound_report(reports.get(name))))
         if status.get("run_on") == "worker"
         else status
         for name, status in tasks.items()
     }
+
+
+#: What each key of a worker's report, merged into a status, must be; anything else is None.
+_TIMES = ("last_run", "last_finished", "last_scheduled_at")
+_TEXTS = ("last_outcome", "last_error", "worker_host")
+_COUNTS = ("run_count", "error_count")
+
+
+def _sound_report(report: Any) -> dict[str, Any] | None:
+    """Return a worker's report with its runs as dicts (or None), whatever a cache holds."""
+    if not isinstance(report, dict):
+        return None
+    return {
+        **report,
+        "started": report.get("started") if isinstance(report.get("started"), dict) else None,
+        "finished": report.get("finished") if isinstance(report.get("finished"), dict) else None,
+    }
+
+
+def _sound(status: dict[str, Any]) -> dict[str, Any]:
+    """Return ``status`` with the values its worker reported checked, one by one.
+
+    A report is written by any process that can reach the cache: a number where a time goes
+    would otherwise break the list and ``schedulerstatus`` for every user.
+    """
+    for key in _TIMES:
+        if _parse_time(status.get(key)) is None:
+            status[key] = None
+    for key in _TEXTS:
+        if not isinstance(status.get(key), str):
+            status[key] = None
+    for key in _COUNTS:
+        value = status.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            status[key] = 0
+    duration = status.get("last_duration")
+    if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
+        status["last_duration"] = None
+    pid = status.get("worker_pid")
+    if isinstance(pid, bool) or not isinstance(pid, int):
+        status["worker_pid"] = None
+    status["running"] = status["worker_running"] = bool(status.get("running"))
+    return status
+
+
+def _parse_time(value: object) -> datetime | None:
+    """Return an ISO 8601 text as an aware datetime, or None for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def read_runs(name: str, *, cache_alias: str | None = None) -> dict[str, Any] | None:
@@ -257,7 +411,10 @@ def task_state(status: dict[str, Any] | None) -> str:
         return "running"
     if not status.get("last_run") and not status.get("run_count"):
         return "never"
-    return "cancelled" if status.get("last_outcome") == "cancelled" else "ok"
+    outcome = status.get("last_outcome")
+    if outcome in (None, "ok", "cancelled"):
+        return "cancelled" if outcome == "cancelled" else "ok"
+    return "unknown"  # an outcome this version does not know: never shown as ok
 
 
 def _worker_place(status: dict[str, Any]) -> str:

@@ -272,9 +272,11 @@ def test_many_tasks_are_written_in_pickled_slices_and_read_back_whole() -> None:
     StatusPublisher(scheduler).publish()
     written = cache.get(TASKS_KEY)
     assert written["tasks"] == {}
-    assert [type(packed) for packed in written["packed_tasks"]] == [bytes] * 3
+    assert [start for start, _ in written["slices"]] == names[::PACKED_SLICE]
+    slices = cache.get_many([key for _, key in written["slices"]])
+    assert [type(packed) for packed in slices.values()] == [bytes] * 3
     status = read_status()
-    assert "packed_tasks" not in status["tasks"]
+    assert "slices" not in status["tasks"]
     assert sorted(status["tasks"]) == names
     assert status["tasks"]["task-00000"]["interval_seconds"] == 3600
 

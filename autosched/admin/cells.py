@@ -97,7 +97,7 @@ def _expected_next(task: PeriodicTask, status: dict[str, Any] | None, now: datet
     last_run = _parse(status.get("last_run")) if status else None
     try:
         return task.expected_next_run(now, last_run)
-    except (TypeError, ValueError):  # a row written around the checks
+    except Exception:  # any: a row written around the checks costs only its own cell
         return None
 
 
@@ -172,9 +172,13 @@ def _outcome(status: dict[str, Any], state: str) -> SafeString:
     outcome = status.get("last_outcome")
     if not outcome:
         return SafeString("")
+    known = {"ok": "ok", "error": "failing", "timeout": "failing", "cancelled": "cancelled"}
     shown = "failing" if outcome in ("error", "timeout") else state
-    if shown in ("running", "never", "unknown"):
-        shown = "cancelled" if outcome == "cancelled" else "ok"
+    if shown in ("running", "never", "unknown") or not (
+        isinstance(outcome, str) and outcome in known
+    ):
+        # One this version does not know gets the unknown icon, never the ok one.
+        shown = known.get(outcome, "unknown")
     return format_html(
         '<span class="autosched-outcome autosched-{}"><span class="autosched-icon" '
         'aria-hidden="true">{}</span> {}</span>',

@@ -24,7 +24,7 @@ from django.http.response import HttpResponseBase, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from autosched.admin.cells import FIELDS, ICONS, Cells, render_cells
@@ -208,6 +208,16 @@ class LiveStatusAdmin(_ModelAdmin):
         task = self.get_object(request, unquote(object_id))
         if task is not None:
             context.update(self._task_context(request, task))
+            if (problem := task.unreadable) and request.method == "GET":
+                self.message_user(
+                    request,
+                    gettext(
+                        "This row cannot be read: %(problem)s. The scheduler skips it; delete "
+                        "it, or correct it in the database."
+                    )
+                    % {"problem": problem},
+                    messages.ERROR,
+                )
         context.update(extra_context or {})
         return super().change_view(request, object_id, form_url, context)
 
@@ -243,10 +253,13 @@ class LiveStatusAdmin(_ModelAdmin):
         """
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
-        ids = [int(part) for part in request.GET.get("ids", "").split(",") if part.isdigit()]
-        status = read_status()
+        # An id is a number of at most 19 digits (a 64-bit key); anything else asks for nothing.
+        parts = request.GET.get("ids", "").split(",")
+        ids = [int(part) for part in parts if part.isascii() and part.isdigit() and len(part) < 20]
+        tasks = list(PeriodicTask.objects.filter(pk__in=ids[:MAX_STATUS_TASKS]))
+        # Only these tasks' status and reports are read: the cost is the page's, not all rows'.
+        status = read_status(names=[task.name for task in tasks if isinstance(task.name, str)])
         cells = StatusCells(status)
-        tasks = PeriodicTask.objects.filter(pk__in=ids[:MAX_STATUS_TASKS])
         return JsonResponse(
             {
                 "alive": status["alive"],
@@ -267,6 +280,9 @@ class LiveStatusAdmin(_ModelAdmin):
         if task is None:
             raise Http404(f"No periodic task with id {object_id!r}.")
         self.request_runs(request, [task])
+        if not self.has_view_or_change_permission(request):
+            # The task's page would answer 403: the messages wait on the admin's index.
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:index"))
         return HttpResponseRedirect(
             reverse(
                 f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_change",
@@ -278,6 +294,15 @@ class LiveStatusAdmin(_ModelAdmin):
     def run_now(self, request: HttpRequest, queryset: QuerySet[PeriodicTask]) -> None:
         """Ask the scheduler to run the selected tasks now."""
         self.request_runs(request, queryset)
+
+    def _say_names(self, request: HttpRequest, names: list[str]) -> str:
+        """Return ``names`` to say, or only how many to a user who may not view the tasks.
+
+        Ids are sequential: names in the answer would let such a user list every task.
+        """
+        if self.has_view_or_change_permission(request):
+            return ", ".join(names)
+        return ngettext("%(count)d task", "%(count)d tasks", len(names)) % {"count": len(names)}
 
     def request_runs(self, request: HttpRequest, tasks: Iterable[PeriodicTask]) -> None:
         """Queue a run request per task, and tell the user what became of it."""
@@ -322,14 +347,14 @@ class LiveStatusAdmin(_ModelAdmin):
             self.message_user(
                 request,
                 gettext("Not loaded by the scheduler (see its warnings), so not run: %(names)s.")
-                % {"names": ", ".join(unknown)},
+                % {"names": self._say_names(request, unknown)},
                 messages.ERROR,
             )
         if busy:
             self.message_user(
                 request,
                 gettext("Running now, so not started again (runs never overlap): %(names)s.")
-                % {"names": ", ".join(busy)},
+                % {"names": self._say_names(request, busy)},
                 messages.WARNING,
             )
         if wanted:
@@ -339,7 +364,7 @@ class LiveStatusAdmin(_ModelAdmin):
     def _queue(self, request: HttpRequest, tasks: list[PeriodicTask]) -> str:
         user = request.user.get_username()
         RunRequest.objects.bulk_create(RunRequest(task=task, requested_by=user) for task in tasks)
-        return ", ".join(task.name for task in tasks)
+        return self._say_names(request, [str(task) for task in tasks])
 
     def _report_start(
         self, request: HttpRequest, tasks: list[PeriodicTask], before: dict[str, Any]
@@ -354,20 +379,25 @@ class LiveStatusAdmin(_ModelAdmin):
             if len(started) == len(names) or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)
+        say = self._say_names
+        if not self.has_view_or_change_permission(request):
+            # Nor where the scheduler runs: a user who may not view the tasks only runs them.
+            self._report_unnamed(request, names, started)
+            return
         scheduler = before["scheduler"]
         where = {"host": scheduler["host"], "pid": scheduler["pid"]}
         workers = {n for n in started if status["tasks"][n].get("run_on") == "worker"}
         if ran := [n for n in started if n not in workers]:
             message = gettext("Started on %(host)s (pid %(pid)s): %(names)s.")
             self.message_user(
-                request, message % {**where, "names": ", ".join(ran)}, messages.SUCCESS
+                request, message % {**where, "names": say(request, ran)}, messages.SUCCESS
             )
         if enqueued := [n for n in started if n in workers]:
             message = gettext(
                 "Enqueued for a worker by the scheduler on %(host)s (pid %(pid)s): %(names)s."
             )
             self.message_user(
-                request, message % {**where, "names": ", ".join(enqueued)}, messages.SUCCESS
+                request, message % {**where, "names": say(request, enqueued)}, messages.SUCCESS
             )
         if waiting := [n for n in names if n not in started]:
             message = gettext(
@@ -375,7 +405,21 @@ class LiveStatusAdmin(_ModelAdmin):
                 "reported the start yet."
             )
             self.message_user(
-                request, message % {**where, "names": ", ".join(waiting)}, messages.INFO
+                request, message % {**where, "names": say(request, waiting)}, messages.INFO
+            )
+
+    def _report_unnamed(self, request: HttpRequest, names: list[str], started: list[str]) -> None:
+        if started:
+            message = gettext("Started or enqueued by the scheduler: %(names)s.")
+            self.message_user(
+                request, message % {"names": self._say_names(request, started)}, messages.SUCCESS
+            )
+        if waiting := [n for n in names if n not in started]:
+            message = gettext(
+                "Asked the scheduler to run %(names)s; it has not reported the start yet."
+            )
+            self.message_user(
+                request, message % {"names": self._say_names(request, waiting)}, messages.INFO
             )
 
 

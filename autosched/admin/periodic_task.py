@@ -23,6 +23,7 @@ from autosched.admin.live_status import LiveStatusAdmin
 from autosched.durations import format_interval
 from autosched.forms import IntervalField, PeriodicTaskForm, ScheduleInput
 from autosched.models import PeriodicTask, RunOn
+from autosched.models.fields import Unreadable
 
 if TYPE_CHECKING:
     from django.db.models import Field
@@ -97,6 +98,12 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
             return IntervalField(label=_("Interval"))
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
+    def has_change_permission(self, request: HttpRequest, obj: PeriodicTask | None = None) -> bool:
+        """Refuse changes to a row that cannot be read: it can be viewed and deleted."""
+        if obj is not None and obj.unreadable:
+            return False
+        return super().has_change_permission(request, obj)
+
     @admin.display(description=_("Task"), ordering="name")
     def task_display(self, task: PeriodicTask) -> SafeString:
         """Show the name, linked; the function in small text when it differs; kwargs; where."""
@@ -105,15 +112,30 @@ class PeriodicTaskAdmin(LiveStatusAdmin):
             args=[quote(task.pk)],
         )
         parts = [
-            format_html('<a href="{}" class="autosched-name">{}</a>', url, breakable(task.name))
+            format_html('<a href="{}" class="autosched-name">{}</a>', url, breakable(str(task)))
         ]
         if task.function != task.name:
-            dotted = breakable(task.function)
+            dotted = breakable(str(task.function))
             parts.append(format_html('<div class="autosched-function">{}</div>', dotted))
-        if task.kwargs:
+        if problem := task.unreadable:
             parts.append(
                 format_html(
-                    '<div class="autosched-small autosched-kwargs">{}</div>', task.kwargs_display
+                    '<div class="autosched-warning autosched-unreadable" title="{}">⚠ {}</div>'
+                    '<div class="autosched-small autosched-error-text" title="{}">{}</div>',
+                    gettext(
+                        "This row was written around the checks and cannot be read: the "
+                        "scheduler skips it. Delete it, or correct it in the database."
+                    ),
+                    gettext("unreadable"),
+                    problem,
+                    problem,
+                )
+            )
+        if task.kwargs and not isinstance(task.kwargs, Unreadable):
+            parts.append(
+                format_html(
+                    '<div class="autosched-small autosched-kwargs">{}</div>',
+                    task.short_kwargs_display(),
                 )
             )
         if not task.is_registered:

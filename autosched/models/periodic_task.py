@@ -5,19 +5,23 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection
 from datetime import UTC, datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Mod
 from django.db.models.lookups import Exact
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from autosched.humanize import humanize_interval, schedule_words
+from autosched.models.fields import MAX_JSON_DEPTH, KwargsField, Unreadable, json_problem
 from autosched.models.schedule_checks import ScheduleChecks
 from autosched.registry import KwargsError, RegisteredFunction, registry
 from autosched.schedule import effective_offset
 from autosched.scheduler import MAX_INTERVAL_SECONDS, next_run_after_last
+from autosched.scheduler.errors import trim
 from autosched.worker import (
     DEFAULT_BACKEND,
     DEFAULT_QUEUE,
@@ -51,6 +55,27 @@ KWARGS_MESSAGES = {
         "Keyword arguments for %(function)s: unknown argument %(name)s; it takes: %(known)s."
     ),
     "missing": _("Keyword arguments for %(function)s: missing required argument %(name)s."),
+}
+#: Longest keyword arguments shown in the admin's list (the task's page shows them whole).
+KWARGS_DISPLAY_LIMIT = 200
+#: What the form says when kwargs hold what the database or Python cannot keep.
+JSON_MESSAGES = {
+    "deep": _("Keyword arguments may be nested at most %(depth)s levels deep."),
+    "not_finite": _(
+        "Keyword arguments hold a number too large or not a number (NaN, Infinity): JSON "
+        "numbers are finite."
+    ),
+    "nul": _("Keyword arguments hold a NUL character (\\u0000), which the database cannot store."),
+}
+#: JSON's own words for the types a decoded value may have, for the "not_object" message.
+JSON_TYPES = {
+    "str": _("a string"),
+    "JSONString": _("a string"),
+    "list": _("an array"),
+    "int": _("a number"),
+    "float": _("a number"),
+    "bool": _("true or false"),
+    "NoneType": _("null"),
 }
 
 
@@ -138,7 +163,7 @@ class PeriodicTask(ScheduleChecks, models.Model):
             "Empty: UTC."
         ),
     )
-    kwargs = models.JSONField(
+    kwargs = KwargsField(
         _("keyword arguments"),
         default=dict,
         blank=True,
@@ -202,7 +227,40 @@ class PeriodicTask(ScheduleChecks, models.Model):
         )
 
     def __str__(self) -> str:
-        return self.name
+        # A name written by raw SQL may be bytes (a BLOB on SQLite): say it, never fail.
+        return self.name if isinstance(self.name, str) else repr(self.name)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a row whose keyword arguments cannot be read keeps them as they are stored."""
+        if isinstance(self.kwargs, Unreadable) and self.pk is not None:
+            if kwargs.get("update_fields") is None:
+                kwargs["update_fields"] = [
+                    field.name
+                    for field in self._meta.concrete_fields
+                    if not field.primary_key and field.name != "kwargs"
+                ]
+            else:
+                kwargs["update_fields"] = [f for f in kwargs["update_fields"] if f != "kwargs"]
+        super().save(*args, **kwargs)
+
+    @property
+    def unreadable(self) -> str | None:
+        """Return why this row, written around the checks, cannot be used as read; else None.
+
+        The scheduler skips such a row with a warning; the admin shows it, and lets it be
+        deleted.
+        """
+        if not isinstance(self.name, str):
+            return gettext("its name is not text but %(type)s") % {"type": type(self.name).__name__}
+        if not isinstance(self.function, str):
+            return gettext("its function is not text but %(type)s") % {
+                "type": type(self.function).__name__
+            }
+        if isinstance(self.kwargs, Unreadable):
+            return gettext("its keyword arguments cannot be read (%(reason)s)") % {
+                "reason": self.kwargs.reason
+            }
+        return None
 
     @property
     def registered_function(self) -> RegisteredFunction | None:
@@ -218,6 +276,8 @@ class PeriodicTask(ScheduleChecks, models.Model):
     def effective_offset(self) -> int | None:
         """Return the offset the scheduler uses: the row's own, or the spread one."""
         if not isinstance(self.interval_seconds, int) or self.interval_seconds < 1:
+            return None
+        if not isinstance(self.name, str):  # a BLOB written by raw SQL: no spread offset
             return None
         return effective_offset(self.name, self.interval_seconds, self.offset_seconds)
 
@@ -240,8 +300,12 @@ class PeriodicTask(ScheduleChecks, models.Model):
     def kwargs_display(self) -> str:
         """Return the keyword arguments compactly, as a call would have them: who='ann', n=2."""
         if not isinstance(self.kwargs, dict):
-            return repr(self.kwargs)
+            return str(self.kwargs) if isinstance(self.kwargs, Unreadable) else repr(self.kwargs)
         return ", ".join(f"{name}={value!r}" for name, value in self.kwargs.items())
+
+    def short_kwargs_display(self, limit: int = KWARGS_DISPLAY_LIMIT) -> str:
+        """Return ``kwargs_display`` cut to ``limit`` characters: a row may hold megabytes."""
+        return trim(self.kwargs_display, limit)
 
     @property
     def schedule_display(self) -> str:
@@ -289,7 +353,7 @@ class PeriodicTask(ScheduleChecks, models.Model):
         self._check_timezone(errors, exclude)
         self._check_offset(errors, exclude)
         self._check_kwargs(errors, exclude)
-        self._check_name(errors)
+        self._check_name(errors, exclude)
         if self.run_on == RunOn.WORKER and not (self.queue_name or "").strip():
             errors.setdefault("queue_name", []).append(
                 ValidationError(_("A worker run needs a queue name."), code="no_queue")
@@ -297,9 +361,12 @@ class PeriodicTask(ScheduleChecks, models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def _check_name(self, errors: dict[str, list[ValidationError]]) -> None:
+    def _check_name(
+        self, errors: dict[str, list[ValidationError]], exclude: Collection[str] | None
+    ) -> None:
         name = self.name
-        if "name" in errors or not isinstance(name, str):
+        # Excluded: the form refused the name already (empty, too long), with its own error.
+        if "name" in errors or (exclude and "name" in exclude) or not isinstance(name, str):
             return
         hidden = [c for c in name if unicodedata.category(c)[0] in "CZ" and c != " "]
         if not name.strip() or hidden or name != name.strip():
@@ -335,16 +402,39 @@ class PeriodicTask(ScheduleChecks, models.Model):
     def _check_kwargs(
         self, errors: dict[str, list[ValidationError]], exclude: Collection[str] | None
     ) -> None:
+        if "kwargs" in errors or (exclude and "kwargs" in exclude):
+            return
+        if isinstance(self.kwargs, Unreadable):
+            errors["kwargs"] = [
+                ValidationError(
+                    _("The stored keyword arguments cannot be read (%(reason)s)."),
+                    code="kwargs_unreadable",
+                    params={"reason": self.kwargs.reason},
+                )
+            ]
+            return
+        if problem := json_problem(self.kwargs):
+            errors["kwargs"] = [
+                ValidationError(
+                    JSON_MESSAGES[problem],
+                    code=f"kwargs_{problem}",
+                    params={"depth": MAX_JSON_DEPTH},
+                )
+            ]
+            return
         registered = self.registered_function
-        if registered is None or "kwargs" in errors or (exclude and "kwargs" in exclude):
+        if registered is None:
             return
         try:
             registered.check_kwargs(self.kwargs)
         except KwargsError as exc:
+            params: dict[str, object] = {"function": self.function, **exc.params}
+            if "type" in params:
+                params["type"] = JSON_TYPES.get(str(params["type"]), params["type"])
             errors["kwargs"] = [
                 ValidationError(
                     KWARGS_MESSAGES.get(exc.code, KWARGS_MESSAGES["unknown"]),
                     code=f"kwargs_{exc.code}",
-                    params={"function": self.function, **exc.params},
+                    params=params,
                 )
             ]

@@ -12,6 +12,7 @@ import math
 import random
 import threading
 import time
+import uuid
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,13 @@ from autosched.runner.collector import collector_paused
 from autosched.runner.identity import Identity
 from autosched.runner.recent_runs import RecentRuns, trim
 from autosched.scheduler import RunEvent, Scheduler
-from autosched.status import LAST_KNOWN_TTL, STANDBY_KEY, STATUS_KEY, TASKS_KEY, pack_tasks
+from autosched.status import (
+    LAST_KNOWN_TTL,
+    STANDBY_KEY,
+    STATUS_KEY,
+    TASKS_KEY,
+    slice_tasks,
+)
 
 __all__ = ["StatusPublisher", "as_enqueue"]
 
@@ -130,6 +137,7 @@ class StatusPublisher:
         self._cost = 0.0  # seconds the last tasks snapshot took to build and write
         self._counts = (0, 0)  # tasks loaded and enabled, as of the last tasks snapshot
         self._tasks_at: str | None = None
+        self._slice_keys: list[str] = []  # of the last tasks snapshot written
         self._was_active = False
         self._published_as_active = False  # tasks written since this process became active
         self._in_standbys = False  # listed in the standbys' directory
@@ -275,18 +283,28 @@ class StatusPublisher:
             # which would scan them with the GIL held (up to 0.1 s in which the loop waits).
             # They are gone again before the collector resumes: only bytes are kept.
             statuses = self.tasks_status()
+            # Each snapshot's slices under keys of their own, so that a reader of one page
+            # reads one slice; the index under TASKS_KEY names them.
+            index, slices = slice_tasks(statuses, uuid.uuid4().hex[:16])
             tasks = {
                 "published_at": published_at,
                 "identity": str(self.identity),
                 "host": self.identity.host,
                 "pid": self.identity.pid,
-                **pack_tasks(statuses),
+                "tasks": {},
+                "slices": index,
             }
             runs = self.recent.to_write(statuses)
             del statuses
 
         def write(cache: Any) -> None:
+            cache.set_many(slices, timeout=LAST_KNOWN_TTL)
             cache.set(TASKS_KEY, tasks, timeout=LAST_KNOWN_TTL)
+            # This process's previous snapshot: a reader that read its index a moment ago
+            # reads the new one instead. (Another process's, after a failover, expires.)
+            if self._slice_keys:
+                cache.delete_many(self._slice_keys)
+            self._slice_keys = list(slices)
             if runs:
                 cache.set_many(runs, timeout=LAST_KNOWN_TTL)
 

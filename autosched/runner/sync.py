@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, NamedTuple
@@ -15,12 +15,14 @@ from django.db import connections
 
 from autosched.models import PeriodicTask, RunOn, ScheduleRevision, TaskChange
 from autosched.models.db_clock import db_now_plus
+from autosched.models.fields import Unreadable
 from autosched.registry import KwargsError, RegisteredFunction, registry
 from autosched.runner.bulk import EnqueueBatcher
 from autosched.runner.calls import enqueuer, in_process
 from autosched.runner.collector import collector_paused
 from autosched.schedule import effective_offset
 from autosched.scheduler import Scheduler
+from autosched.scheduler.errors import describe
 from autosched.worker import DEFAULT_BACKEND, DEFAULT_QUEUE
 from autosched.zones import ZoneError, check_zone
 
@@ -85,6 +87,16 @@ class Row(NamedTuple):
             # A worker reports a run past its timeout as overrunning: the enqueue says it.
             self.timeout_seconds if self.run_on == RunOn.WORKER else None,
         )
+
+    def unreadable(self) -> str | None:
+        """Return why the row, written around the checks, cannot be used as read; else None."""
+        if isinstance(self.kwargs, Unreadable):
+            return f"its row cannot be read: {self.kwargs.reason}"
+        if not isinstance(self.name, str):
+            return f"its name is not text but {type(self.name).__name__}"
+        if not isinstance(self.function, str):
+            return f"its function is not text but {type(self.function).__name__}"
+        return None
 
     def offset(self) -> int | None:
         """Return the offset the scheduler uses: the row's own, or the spread one."""
@@ -159,9 +171,8 @@ class TaskSync:
         # The revision is read before the rows: a change committed in between is then both
         # in the rows and above the revision, and is merely applied twice, never missed.
         self.revision = self._current_revision()
-        queryset = PeriodicTask.objects.using(self.using).order_by().values_list(*ROW_FIELDS)
         with collector_paused():
-            return {row[0]: Row._make(row) for row in queryset}
+            return self._read_rows(None)
 
     def reload(self) -> Changes:
         """Read every row as a full set of changes."""
@@ -181,10 +192,43 @@ class TaskSync:
         if not log or log[0][0] != self.revision + 1 or len(log) > MAX_CHANGES_PER_POLL:
             return self.reload()
         ids = {task_id for _, task_id in log}
-        queryset = PeriodicTask.objects.using(self.using).filter(id__in=ids).order_by()
-        rows = {row[0]: Row._make(row) for row in queryset.values_list(*ROW_FIELDS)}
+        rows = self._read_rows(ids)
         self.revision = log[-1][0]
         return Changes(rows=rows, deleted=frozenset(ids - rows.keys()))
+
+    def _read_rows(self, ids: Collection[int] | None) -> dict[int, Row]:
+        """Read the rows ``ids`` (None: all) in one query; one the driver chokes on, alone.
+
+        A value the ORM cannot convert is read as ``Unreadable`` (see ``KwargsField``), but
+        one the driver itself cannot decode (say text that is not UTF-8 on SQLite) raises
+        while the query iterates, ending the read of every row. Then the ids are read, and the
+        rows in halves, down to the bad ones: one bad row costs a few queries, not the rest.
+        """
+        queryset = PeriodicTask.objects.using(self.using).order_by()
+        if ids is not None:
+            queryset = queryset.filter(id__in=ids)
+        try:
+            return {row[0]: Row._make(row) for row in queryset.values_list(*ROW_FIELDS)}
+        except Exception as exc:
+            # Reading the ids raises too when the database, not a row, is the trouble.
+            found = list(queryset.values_list("id", flat=True))
+            return self._read_halves(found, exc)
+
+    def _read_halves(self, ids: list[int], error: Exception) -> dict[int, Row]:
+        if len(ids) == 1:
+            # Asked again, so that a database gone meanwhile is not taken for a bad row.
+            self._current_revision()
+            logger.debug("Row %d cannot be read: %s", ids[0], describe(error))
+            return {ids[0]: _unreadable_row(ids[0], error)}
+        rows: dict[int, Row] = {}
+        middle = len(ids) // 2
+        for part in (ids[:middle], ids[middle:]):
+            queryset = PeriodicTask.objects.using(self.using).filter(id__in=part).order_by()
+            try:
+                rows.update((row[0], Row._make(row)) for row in queryset.values_list(*ROW_FIELDS))
+            except Exception as exc:
+                rows.update(self._read_halves(part, exc))
+        return rows
 
     def _current_revision(self) -> int:
         counter = ScheduleRevision.objects.using(self.using).filter(id=1)
@@ -256,7 +300,10 @@ class TaskSync:
             if not number % STEP_ROWS:
                 yield
         for number, row in enumerate(changes.rows.values()):
-            self._put_in(scheduler, row, level)
+            try:
+                self._put_in(scheduler, row, level)
+            except Exception as exc:  # any: a row that breaks this costs only itself
+                self._skip(scheduler, row, "%s", describe(exc))
             if not number % STEP_ROWS:
                 yield
         if changes.full:
@@ -283,6 +330,9 @@ class TaskSync:
         if self._applied.get(row.id) == row and row.name in scheduler.tasks:
             return
         self.changes_applied += 1
+        if problem := row.unreadable():
+            self._skip(scheduler, row, "%s", problem)
+            return
         registered = registry.get(row.function)
         if registered is None:
             self._skip(scheduler, row, "its function %r is not registered", row.function)
@@ -381,8 +431,17 @@ class TaskSync:
             scheduler.remove_task(row.name)
         # Warn once per row version: again only after the row itself changes.
         if self._skipped.get(row.id) != row:
-            logger.warning("Skipping periodic task %r: " + reason, row.name, *args)
+            if row.unreadable() is None:
+                logger.warning("Skipping periodic task %r: " + reason, row.name, *args)
+            else:  # its name may not be text, or not read at all: the id says which row
+                name = repr(row.name) if row.name != "" else "unread"
+                logger.warning("Skipping periodic task #%d (%s): " + reason, row.id, name, *args)
         self._skipped[row.id] = row
+
+
+def _unreadable_row(task_id: int, error: Exception) -> Row:
+    """Return a stand-in for row ``task_id``, which the database driver cannot read."""
+    return Row(task_id, "", "", 0, False, kwargs=Unreadable(describe(error)))
 
 
 def _schedule(row: Row) -> str:

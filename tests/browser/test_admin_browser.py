@@ -584,3 +584,68 @@ def test_a_madrid_daily_row_is_made_in_the_form_and_said_on_its_clock(
         project.manage("shell", "-c", f"from autosched.models import PeriodicTask; {delete}")
     with capsys.disabled():
         print("\nScreenshots of a Madrid row:", *map(str, saved), sep="\n  ")
+
+
+def test_an_unreadable_row_is_listed_as_such_and_the_scheduler_runs_on(
+    browser: Any, page: Any, project: Project, capsys: Any
+) -> None:
+    """Rows written by raw SQL that Python cannot read back: a BLOB name, 1,500-deep kwargs."""
+    from playwright.sync_api import expect
+
+    columns = (
+        "function, interval_seconds, enabled, description, run_on, tasks_backend, queue_name, "
+        "offset_seconds, timeout_seconds, priority, created_at, updated_at"
+    )
+    deep = '{"a": ' + "[" * 1500 + "]" * 1500 + "}"
+    with sqlite3.connect(project.database) as db:
+        for name, kwargs in ((b"\xff\x00\xfe", "{}"), ("demo.too deep", deep)):
+            db.execute(
+                f"INSERT INTO autosched_periodictask (name, kwargs, {columns}) "
+                f"SELECT ?, ?, {columns} FROM autosched_periodictask WHERE name = ?",
+                (name, kwargs, f"{TASKS}record_heartbeat"),
+            )
+    saved = []
+    try:
+        for width, height in ((1280, 800), (1920, 1080)):
+            page.set_viewport_size({"width": width, "height": height})
+            show_the_list(page, project)
+            expect(page.locator(".autosched-unreadable")).to_have_count(2)
+            saved.append(shoot(page, f"unreadable-{width}"))
+        # The scheduler skipped them and runs the others: a heartbeat's runs keep counting.
+        before = runs(page, "record_heartbeat")
+        wait_until(
+            lambda: page.reload() or runs(page, "record_heartbeat") > before,
+            "another heartbeat run",
+            timeout=20,
+        )
+        phone = log_in(browser, project, viewport={"width": 390, "height": 844}, is_mobile=True)
+        try:
+            show_the_list(phone, project)
+            unreadable = phone.locator(".autosched-unreadable").first
+            expect(unreadable).to_be_visible()
+            box = unreadable.bounding_box()
+            assert box is not None
+            assert box["x"] + box["width"] <= 390
+            saved.append(shoot(phone, "unreadable-390"))
+            assert phone.script_errors == []
+        finally:
+            phone.context.close()
+        page.set_viewport_size({"width": 1280, "height": 800})
+        show_the_list(page, project)
+        page.locator("#result_list a.autosched-name", has_text="too deep").click()
+        expect(page.locator(".messagelist")).to_contain_text("This row cannot be read")
+        saved.append(shoot(page, "unreadable-task-page-1280"))
+        page.locator("a.deletelink").click()
+        page.click('input[type="submit"]')
+        expect(page.locator(".messagelist")).to_contain_text("was deleted successfully")
+        expect(page.locator(".autosched-unreadable")).to_have_count(1)
+    finally:
+        with sqlite3.connect(project.database) as db:
+            db.execute(
+                "DELETE FROM autosched_periodictask WHERE typeof(name) = 'blob' "
+                "OR name = 'demo.too deep'"
+            )
+    log = (project.tmp / "runscheduler.log").read_text(errors="replace")
+    assert "Skipping periodic task #" in log
+    with capsys.disabled():
+        print("\nScreenshots of unreadable rows:", *map(str, saved), sep="\n  ")

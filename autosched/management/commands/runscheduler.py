@@ -22,6 +22,7 @@ from autosched.conf import conf, valid_sync_interval
 from autosched.humanize import schedule_words
 from autosched.management.table import stdout_may_close, write_table, yes_no
 from autosched.models import PeriodicTask
+from autosched.models.fields import Unreadable
 from autosched.registry import registry
 from autosched.runner import (
     SchedulerRunner,
@@ -33,6 +34,7 @@ from autosched.runner import (
 from autosched.runner.calls import in_process
 from autosched.schedule import effective_offset
 from autosched.scheduler import Scheduler
+from autosched.scheduler.errors import describe
 from autosched.zones import ZoneError, check_zone
 
 if TYPE_CHECKING:
@@ -142,13 +144,16 @@ class Command(BaseCommand):
                 logger.removeHandler(handler)
 
     def _list(self, using: str) -> None:
-        rows = list(
-            PeriodicTask.objects.using(using)
-            .order_by("name")
-            .values_list(
-                "name", "function", "interval_seconds", "offset_seconds", "timezone", "enabled"
-            )
+        fields = (
+            "name",
+            "function",
+            "interval_seconds",
+            "offset_seconds",
+            "timezone",
+            "enabled",
+            "kwargs",
         )
+        rows = list(PeriodicTask.objects.using(using).order_by("name").only(*fields))
         if not rows:
             self.stdout.write(gettext("No periodic tasks."))
             return
@@ -159,16 +164,7 @@ class Command(BaseCommand):
             gettext("ENABLED"),
             gettext("REGISTERED"),
         )
-        table = [header] + [
-            (
-                name,
-                function,
-                _schedule_cell(name, interval, offset, zone),
-                yes_no(enabled),
-                yes_no(True) if function in registry else gettext("NO"),
-            )
-            for name, function, interval, offset, zone, enabled in rows
-        ]
+        table = [header] + [_list_row(task) for task in rows]
         with stdout_may_close(self):
             write_table(self, table)
 
@@ -176,7 +172,8 @@ class Command(BaseCommand):
         tasks = PeriodicTask.objects.using(using)
         row = tasks.filter(name=name).values_list("function", "kwargs", "timeout_seconds").first()
         if row is None:
-            close = difflib.get_close_matches(name, tasks.values_list("name", flat=True), n=1)
+            names = [n for n in tasks.values_list("name", flat=True) if isinstance(n, str)]
+            close = difflib.get_close_matches(name, names, n=1)
             hint = (
                 gettext("Did you mean %(name)r?") % {"name": close[0]}
                 if close
@@ -187,6 +184,12 @@ class Command(BaseCommand):
                 returncode=USAGE_ERROR,
             )
         function, kwargs, timeout = row
+        if isinstance(kwargs, Unreadable):
+            raise CommandError(
+                gettext("Task %(name)r cannot run: %(problem)s")
+                % {"name": name, "problem": PeriodicTask(kwargs=kwargs).unreadable},
+                returncode=USAGE_ERROR,
+            )
         registered = registry.get(function)
         if registered is None:
             raise CommandError(
@@ -353,6 +356,24 @@ def _record_opentelemetry(runner: SchedulerRunner) -> None:
     except ImportError:  # opentelemetry-api is not installed: nothing to record to
         return
     OpenTelemetryMetrics.for_runner(runner)
+
+
+def _list_row(task: PeriodicTask) -> tuple[str, ...]:
+    """Return a row of ``--list``; one that cannot be read says why in its schedule cell."""
+    function = str(task.function)
+    registered = yes_no(True) if task.function in registry else gettext("NO")
+    problem = task.unreadable
+    if problem is None:
+        try:
+            schedule = _schedule_cell(
+                task.name, task.interval_seconds, task.offset_seconds, task.timezone
+            )
+        except Exception as exc:  # any: one row that breaks this must not hide the list
+            problem = describe(exc)
+        else:
+            return (task.name, function, schedule, yes_no(task.enabled), registered)
+    unreadable = gettext("unreadable: %(problem)s") % {"problem": problem}
+    return (str(task), function, unreadable, yes_no(task.enabled), registered)
 
 
 def _schedule_cell(name: str, interval: object, offset: object, zone: object = "") -> str:

@@ -16,7 +16,7 @@ from autosched.conf import conf
 from autosched.humanize import in_span, short_span
 from autosched.management.table import stdout_may_close, write_table, yes_no
 from autosched.models import PeriodicTask
-from autosched.scheduler.errors import trim
+from autosched.scheduler.errors import describe, trim
 from autosched.status import banner, read_status, task_cells
 
 #: Exit status when no scheduler has reported within the TTL, as a liveness probe expects.
@@ -86,7 +86,7 @@ class Command(BaseCommand):
         expected = _expected(options["database"], now)
         with stdout_may_close(self):
             if options["json"]:
-                by_name = {task.name: when and when.isoformat() for task, when in expected}
+                by_name = {str(task): when and when.isoformat() for task, when in expected}
                 self.stdout.write(
                     json.dumps({**status, "expected": by_name}, indent=2, sort_keys=True)
                 )
@@ -140,7 +140,11 @@ class Command(BaseCommand):
         rows = [expected_header()]
         for task, when in expected:
             next_run = in_span((when - now).total_seconds()) if when else "-"
-            rows.append((task.name, yes_no(task.enabled), task.schedule_display, next_run))
+            if problem := task.unreadable:
+                schedule = gettext("unreadable: %(problem)s") % {"problem": problem}
+            else:
+                schedule = _schedule_display(task)
+            rows.append((str(task), yes_no(task.enabled), schedule, next_run))
         write_table(self, rows)
 
 
@@ -208,8 +212,15 @@ def _expected(using: str, now: datetime) -> list[tuple[PeriodicTask, datetime | 
     result = []
     for task in tasks:
         try:
-            when = task.expected_next_run(now)
-        except (TypeError, ValueError):  # a row written around the checks
+            when = None if task.unreadable else task.expected_next_run(now)
+        except Exception:  # any: a row written around the checks costs only itself
             when = None
         result.append((task, when))
     return result
+
+
+def _schedule_display(task: PeriodicTask) -> str:
+    try:
+        return task.schedule_display
+    except Exception as exc:  # any: as above
+        return gettext("unreadable: %(problem)s") % {"problem": describe(exc)}
