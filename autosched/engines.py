@@ -64,10 +64,13 @@ def insert_rows(engine: Any, batch: Batch, database: str | None) -> None:
     if isinstance(engine._get_id(), Expression):
         return
     rows: list[tuple[int, Any]] = []
+    again = False  # whether a run goes under the id of an attempt that may have been stored
     for number, task in _validated(engine, batch):
         try:
+            row_id = batch.ids[number]
+            again = again or row_id is not None
             row: Any = DBTaskResult(
-                id=engine._get_id(),
+                id=row_id if row_id is not None else engine._get_id(),
                 args_kwargs=normalize_json({"args": batch.runs[number].args, "kwargs": {}}),
                 priority=task.priority,
                 task_path=task.module_path,
@@ -78,11 +81,16 @@ def insert_rows(engine: Any, batch: Batch, database: str | None) -> None:
         except Exception as exc:
             batch.failed(number, exc)
         else:
+            batch.ids[number] = normalize_uuid(row.id)
             rows.append((number, row))
     if not rows:
         return
-    # A database error escapes: it rolls back every run of the batch.
-    DBTaskResult.objects.using(database).bulk_create([row for _, row in rows])
+    # A database error escapes: it rolls back every run of the batch. Written again, a row
+    # that the earlier attempt's commit (in flight, unseen by the check) stores is skipped:
+    # the id is the key a second INSERT cannot duplicate.
+    DBTaskResult.objects.using(database).bulk_create(
+        [row for _, row in rows], ignore_conflicts=again
+    )
     signals = importlib.import_module(f"{tasks_module().__name__}.signals")
     announced = [
         (

@@ -71,6 +71,11 @@ class Batch:
         self.errors: list[EnqueueError | None] = [None] * len(runs)
         #: (number of the run, its task) of the runs not yet reported.
         self.pending: list[tuple[int, Any]] = []
+        #: The id each run was written under by an attempt that may have been stored (a
+        #: commit whose reply was lost): a retry looks for it and writes under it again.
+        self.ids: list[str | None] = [None] * len(runs)
+        #: The runs found stored by such an attempt: enqueued, whatever comes after.
+        self.stored: set[int] = set()
 
     def enqueued(self, number: int, result_id: str) -> None:
         """Report that run ``number`` is enqueued, as ``result_id``."""
@@ -143,22 +148,31 @@ def enqueue_many(backend: str, runs: Sequence[RunToEnqueue]) -> list[EnqueueErro
     except DatabaseError:
         # The thread keeps its connection between batches (a connection per batch would cost
         # more than its INSERTs), so it may be one the server closed while idle: try once
-        # more on a fresh one before calling it a failure.
+        # more on a fresh one before calling it a failure. The connection may also have died
+        # with the COMMIT in flight, the batch stored and its reply lost: the retry first
+        # looks for the ids the batch was written under, and writes again only what is not
+        # there, under the same ids, so that no run is ever stored twice.
         connections.close_all()
         batch.pending = list(pending)
         try:
-            _enqueue(batch, database)
+            _enqueue(batch, database, retry=True)
         except DatabaseError as exc:
             connections.close_all()  # the next batch starts afresh
             for number, _ in pending:
-                batch.failed(number, exc)
+                if number not in batch.stored:
+                    batch.failed(number, exc)
     return batch.errors
 
 
-def _enqueue(batch: Batch, database: str | None) -> None:
-    """Enqueue the batch's pending runs; a database error escapes (none was enqueued)."""
+def _enqueue(batch: Batch, database: str | None, *, retry: bool = False) -> None:
+    """Enqueue the batch's pending runs; a database error escapes (none was enqueued).
+
+    On a ``retry``, the runs that an earlier attempt stored are found and reported first.
+    """
     atomic = transaction.atomic(using=database) if database else contextlib.nullcontext()
     with atomic:
+        if retry and database:
+            _find_stored(batch, database)
         engine = tasks_module().task_backends[batch.backend]
         write = batch_writer(engine)
         if write is not None:
@@ -180,7 +194,29 @@ def _enqueue_each(batch: Batch, database: str | None) -> None:
         except Exception as exc:
             batch.failed(number, exc)
         else:
+            if database:
+                batch.ids[number] = str(result.id)  # in a transaction that may be stored
             batch.enqueued(number, result.id)
+
+
+def _find_stored(batch: Batch, database: str) -> None:
+    """Report as enqueued the pending runs whose rows an earlier attempt stored."""
+    if not any(batch.ids[number] for number, _ in batch.pending):
+        return  # the earlier attempt failed before it wrote a run
+    from django_tasks_db.models import DBTaskResult  # a database backend is django-tasks-db's
+    from django_tasks_db.utils import normalize_uuid
+
+    written = {
+        normalize_uuid(result_id): number
+        for number, _ in batch.pending
+        if (result_id := batch.ids[number]) is not None
+    }
+    found = DBTaskResult.objects.using(database).filter(id__in=list(written))
+    for result_id in found.values_list("id", flat=True):
+        number = written[normalize_uuid(result_id)]
+        batch.stored.add(number)
+        batch.enqueued(number, normalize_uuid(result_id))
+    batch.pending = [(number, task) for number, task in batch.pending if number not in batch.stored]
 
 
 def _database_of(backend: str) -> str | None:
