@@ -109,9 +109,10 @@ def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
 
     Each job is made by RQ's ``create_job`` with the arguments its ``enqueue`` gives and
     enqueued by RQ's ``enqueue_job`` on the pipeline, so it is the job that ``enqueue``
-    stores, on the same queue; the pipeline is one MULTI/EXEC: a Redis failure fails every
-    run of that queue, and none was enqueued. Deferred tasks (``run_after``) keep the per-run
-    way, which schedules them.
+    stores, on the same queue; the pipeline is one MULTI/EXEC, sent once: a Redis failure
+    fails every run of that queue, unless the jobs are found stored after it (the reply was
+    lost), and runs that Redis cannot be asked about are reported unsure. Deferred tasks
+    (``run_after``) keep the per-run way, which schedules them.
     """
     import django_rq
     import django_tasks.signals
@@ -147,11 +148,17 @@ def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
                     at_front = task.priority == TASK_MAX_PRIORITY
                     queue.enqueue_job(job, pipeline=pipeline, at_front=at_front)
                     jobs.append((number, job))
-                pipeline.execute()
+                _execute_once(pipeline)
         except redis.RedisError as exc:
+            # The reply to EXEC may be what was lost, the jobs stored: look before saying.
+            stored = _rq_stored(queue, jobs) if jobs else False
             for number, _ in runs:
-                batch.failed(number, exc)
-            continue
+                if stored is None:
+                    batch.unsure(number, exc)
+                elif not stored:
+                    batch.failed(number, exc)
+            if not stored:
+                continue
         except Exception:
             # Not Redis but a run (say, arguments it cannot pickle), and the pipeline is
             # dropped unsent: the runs of this queue go one by one, so that it fails alone.
@@ -163,6 +170,34 @@ def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
             result = functools.partial(_rq_result, job, task, batch.backend)
             announced.append((number, job.id, job.func_name, result))
         _announce(django_tasks.signals, type(engine), batch, announced)
+
+
+def _execute_once(pipeline: Any) -> None:
+    """Execute the MULTI/EXEC ``pipeline`` once, whatever retries its client is set up with.
+
+    A transaction sent again after its reply was lost would push every job a second time.
+    """
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    connection = pipeline.connection = pipeline.connection_pool.get_connection()
+    retry, connection.retry = connection.retry, Retry(NoBackoff(), 0)
+    try:
+        pipeline.execute()
+    finally:
+        connection.retry = retry
+
+
+def _rq_stored(queue: Any, jobs: Sequence[tuple[int, Any]]) -> bool | None:
+    """Return whether the jobs of a transaction that failed are stored; None if Redis cannot
+    say. A transaction is stored whole or not at all: one job found is all of them."""
+    import redis
+
+    try:
+        return bool(queue.connection.exists(*(job.key for _, job in jobs)))
+    except redis.RedisError:
+        logging.getLogger("autosched").debug("Cannot look for the jobs.", exc_info=True)
+        return None
 
 
 def _validated(engine: Any, batch: Batch) -> list[tuple[int, Any]]:

@@ -22,6 +22,7 @@ from autosched.worker import DEFAULT_QUEUE, tasks_module, worker_task
 
 __all__ = [
     "BackendFailed",
+    "BackendUnsure",
     "Batch",
     "EnqueueError",
     "RunToEnqueue",
@@ -39,6 +40,10 @@ class EnqueueError(RuntimeError):
 class BackendFailed(EnqueueError):
     """The backend failed to take a run it accepted (its database or broker), rather than
     refusing the run itself (say, a queue it does not have)."""
+
+
+class BackendUnsure(BackendFailed):
+    """The backend did not confirm a run in time: it may or may not have been enqueued."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +67,7 @@ class Batch:
     """Runs to enqueue to one backend, each with the framework's task for its queue.
 
     An engine's batch writer reads ``pending`` and reports each run with ``enqueued``,
-    ``refused`` or ``failed``; a run it leaves unreported goes the per-run way.
+    ``refused``, ``failed`` or ``unsure``; a run it leaves unreported goes the per-run way.
     """
 
     def __init__(self, backend: str, runs: Sequence[RunToEnqueue]) -> None:
@@ -90,11 +95,17 @@ class Batch:
         """Report that the backend failed to take run ``number`` (its database or broker)."""
         self.errors[number] = self._error(BackendFailed, number, exc)
 
+    def unsure(self, number: int, exc: BaseException) -> None:
+        """Report that the backend did not confirm run ``number``: it may be enqueued or not."""
+        self.errors[number] = self._error(BackendUnsure, number, exc)
+
     def _error(self, kind: type[EnqueueError], number: int, exc: BaseException) -> EnqueueError:
         run = self.runs[number]
+        unsure = " (unconfirmed: it may or may not be enqueued)" if kind is BackendUnsure else ""
         error = kind(
             f"Cannot enqueue periodic task {run.name!r} to backend {self.backend!r}, queue "
-            f"{run.queue_name!r}: {type(exc).__name__}: {exc}; trying again at the next slot."
+            f"{run.queue_name!r}{unsure}: {type(exc).__name__}: {exc}; trying again at the "
+            "next slot."
         )
         error.__cause__ = exc
         return error

@@ -6,8 +6,8 @@ tell the proxy what to do. It forwards by default; ``blackhole()`` stops forward
 directions while every socket stays open (the bytes wait, as on a network that stopped
 answering, and go on after ``forward()``); ``on(pattern, ...)`` acts right after forwarding
 the chunk of the client->server stream in which ``pattern`` is seen (the count-th time):
-``"cut"`` closes that connection on both sides (the server got the bytes, the client never
-gets the reply), ``"blackhole"`` black-holes the proxy.
+``"cut"`` closes that connection on both sides once the server answers (the server got the
+bytes and acted, the client never gets the reply), ``"blackhole"`` black-holes the proxy.
 """
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ import contextlib
 import select
 import socket
 import threading
+import time
 from types import TracebackType
 from typing import Literal
 
 __all__ = ["Proxy"]
 
 Action = Literal["cut", "blackhole"]
+#: Seconds a cut waits for the server's replies to stop before it cuts the client anyway,
+#: and how long they must have stopped for.
+CUT_WAIT, QUIET = 2.0, 0.1
 
 
 class Proxy:
@@ -34,7 +38,7 @@ class Proxy:
         self._flowing = threading.Event()
         self._flowing.set()
         self._lock = threading.Lock()
-        self._links: list[tuple[socket.socket, socket.socket]] = []
+        self._links: list[_Link] = []
         self._watch: tuple[bytes, int, Action] | None = None
         #: Set once the watched pattern was seen and acted on.
         self.triggered = threading.Event()
@@ -62,7 +66,7 @@ class Proxy:
         with self._lock:
             links, self._links = self._links, []
         for link in links:
-            _close(link)
+            link.close()
 
     def close(self) -> None:
         """Stop accepting and close every connection."""
@@ -93,22 +97,15 @@ class Proxy:
                 client.close()
                 continue
             server.settimeout(None)
-            link = (client, server)
+            link = _Link(client, server)
             with self._lock:
                 self._links.append(link)
                 self.accepted += 1
-            for source, sink, upstream in ((client, server, True), (server, client, False)):
-                threading.Thread(
-                    target=self._pump, args=(link, source, sink, upstream), daemon=True
-                ).start()
+            for upstream in (True, False):
+                threading.Thread(target=self._pump, args=(link, upstream), daemon=True).start()
 
-    def _pump(
-        self,
-        link: tuple[socket.socket, socket.socket],
-        source: socket.socket,
-        sink: socket.socket,
-        upstream: bool,
-    ) -> None:
+    def _pump(self, link: _Link, upstream: bool) -> None:
+        source, sink = (link.client, link.server) if upstream else (link.server, link.client)
         tail = b""
         while True:
             self._flowing.wait()  # black-holed: the bytes stay in the kernel's buffers
@@ -123,26 +120,44 @@ class Proxy:
             except OSError:
                 data = b""
             if not data:
-                _close(link)
+                link.close()
                 return
+            if link.cutting:
+                # The server's replies to what was sent before the cut: nobody gets them.
+                link.replied = time.monotonic()
+                continue
             action = None
             if upstream:
                 # A pattern may straddle two chunks: look at the end of the last one too.
                 seen = tail + data
                 action, keep = self._seen(seen)
                 tail = seen[len(seen) - keep :]
+            if action == "cut":
+                # From now on nothing goes back to the client, and nothing more to the server.
+                link.cutting = True
+                threading.Thread(target=self._cut, args=(link,), daemon=True).start()
             try:
                 sink.sendall(data)
             except OSError:
-                _close(link)
+                link.close()
                 return
             if action == "cut":
-                _close(link)
-                self.triggered.set()
                 return
             if action == "blackhole":
                 self.blackhole()
                 self.triggered.set()
+
+    def _cut(self, link: _Link) -> None:
+        """Cut ``link`` once the server has answered all it got (its replies stopped for
+        ``QUIET`` s), or after ``CUT_WAIT`` s: the client learns of the cut only once the
+        server has done its part."""
+        deadline = time.monotonic() + CUT_WAIT
+        while time.monotonic() < deadline:
+            if link.replied is not None and time.monotonic() - link.replied >= QUIET:
+                break
+            time.sleep(0.01)
+        self.triggered.set()  # before the client can see the cut
+        link.cut()
 
     def _seen(self, data: bytes) -> tuple[Action | None, int]:
         """Count the watched pattern in ``data``; return the action if its count is reached,
@@ -160,9 +175,37 @@ class Proxy:
             return action, 0
 
 
-def _close(link: tuple[socket.socket, socket.socket]) -> None:
-    for sock in link:
+class _Link:
+    """One connection through the proxy: the client's socket and the server's."""
+
+    def __init__(self, client: socket.socket, server: socket.socket) -> None:
+        self.client, self.server = client, server
+        self.cutting = False
+        #: When the server last replied after the cut began (monotonic).
+        self.replied: float | None = None
+
+    def cut(self) -> None:
+        """Close the client's side; let the server read all it was sent, then close (once).
+
+        The server's side is half-closed (a FIN after the bytes), never reset: a reset could
+        drop bytes the server has not read yet, and the test wants them read.
+        """
+        self.cutting = True
+        if self.client.fileno() == -1:
+            return
+        _close(self.client)
         with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            sock.close()
+            self.server.shutdown(socket.SHUT_WR)
+        # The other pump reads what the server still says, drops it, and closes at its EOF.
+
+    def close(self) -> None:
+        """Close both sides."""
+        _close(self.client)
+        _close(self.server)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
