@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from autosched.publish import publish_confirmed
 from autosched.worker import tasks_module
 
 if TYPE_CHECKING:
@@ -278,4 +279,5 @@ def _receivers(signal: Any, sender: type) -> list[Any]:
 _WRITERS: list[tuple[str, str, tuple[str, ...], Writer]] = [
     ("django_tasks_db.backend", "DatabaseBackend", ("enqueue", "_task_to_db_task"), insert_rows),
     ("django_tasks_rq.backend", "RQBackend", ("enqueue",), push_jobs),
+    ("django_tasks_fennel.backend", "CeleryBackend", ("enqueue",), publish_confirmed),
 ]

@@ -8,6 +8,9 @@ Redis and RabbitMQ too: a missing service fails them.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +21,7 @@ import pytest
 import redis as redis_py
 
 from autosched.enqueue import BackendUnsure, RunToEnqueue, enqueue_many
-from tests.processes.engines import REDIS_URL, rq_queue
+from tests.processes.engines import AMQP_URL, REDIS_URL, celery_queue, rq_queue
 from tests.processes.helpers import ON_POSTGRES
 from tests.proxy import Proxy
 from tests.tasks_backend import needs_tasks
@@ -144,3 +147,108 @@ def test_rq_runs_redis_cannot_be_asked_about_are_unsure(rq_proxy: tuple[str, Pro
         errors = enqueue_many("default", runs(3, queue=queue))
     assert all(isinstance(error, BackendUnsure) for error in errors)
     assert "(unconfirmed: it may or may not be enqueued): ConnectionError" in str(errors[0])
+
+
+# Celery on RabbitMQ ---------------------------------------------------------------------------
+
+#: The start of an AMQP basic.publish method frame's payload: class 60, method 40.
+BASIC_PUBLISH = b"\x00\x3c\x00\x28"
+
+
+@pytest.fixture
+def celery_proxy(settings: Any) -> Iterator[tuple[str, Proxy]]:
+    """A fresh Celery queue, served by the default backend, whose RabbitMQ is behind a proxy."""
+    from celery import Celery, _state
+
+    url = urlsplit(AMQP_URL)
+    with (
+        admin_kept(),
+        celery_queue() as queue,
+        Proxy(url.port or 5672, url.hostname or "") as proxy,
+    ):
+        settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "django_tasks_fennel"]
+        settings.TASKS = {
+            "default": {"BACKEND": "django_tasks_fennel.CeleryBackend", "QUEUES": [queue]}
+        }
+        previous = _state.default_app, _state._tls.current_app
+        netloc = url.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{proxy.port}"
+        app = Celery("autosched-tests", broker=url._replace(netloc=netloc).geturl())
+        app.conf.broker_connection_timeout = 2
+        app.set_current()
+        app.set_default()
+        try:
+            yield queue, proxy
+        finally:
+            app.close()
+            _state.default_app, _state._tls.current_app = previous
+
+
+def celery_message_ids(queue: str) -> list[str]:
+    """Take every message off ``queue`` (straight from RabbitMQ); return their task ids."""
+    import kombu
+
+    ids = []
+    with kombu.Connection(AMQP_URL) as connection:
+        channel = connection.default_channel
+        while (message := channel.basic_get(queue, no_ack=True)) is not None:
+            ids.append(message.headers["id"])
+    return ids
+
+
+def test_celery_reports_enqueued_only_what_the_broker_confirmed(
+    celery_proxy: tuple[str, Proxy], settings: Any
+) -> None:
+    from autosched.runner.bulk import EnqueueBatcher
+    from autosched.worker import tasks_module
+
+    queue, proxy = celery_proxy
+    settings.AUTOSCHED_ENQUEUE_CONFIRM_TIMEOUT = 1.0
+    reported: list[str] = []
+
+    def receiver(sender: Any, task_result: Any, **kwargs: Any) -> None:
+        reported.append(task_result.id)
+
+    signals = importlib.import_module(f"{tasks_module().__name__}.signals")
+    signals.task_enqueued.connect(receiver)
+    # The broker stops answering after the 300th message, for 3 s; then the connections it
+    # held are gone (their bytes with them) and it answers again.
+    proxy.on(BASIC_PUBLISH, "blackhole", count=300)
+    outage = threading.Event()
+
+    def heal() -> None:
+        if proxy.triggered.wait(60):
+            outage.wait(3.0)  # how long the broker is away
+            proxy.cut()
+            proxy.forward()
+
+    healer = threading.Thread(target=heal, daemon=True)
+    healer.start()
+    batcher = EnqueueBatcher()
+
+    async def slot() -> list[BaseException | None]:
+        enqueues = [batcher.enqueue("default", run) for run in runs(2000, queue=queue)]
+        return await asyncio.gather(*enqueues, return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(slot())
+    finally:
+        signals.task_enqueued.disconnect(receiver)
+        batcher.close()
+        outage.set()
+        healer.join(10)
+    assert proxy.triggered.is_set()
+    proxy.forward()
+    in_queue = celery_message_ids(queue)
+    enqueued = sum(outcome is None for outcome in outcomes)
+    errors = [getattr(outcome, "error", outcome) for outcome in outcomes if outcome is not None]
+    unsure = sum(isinstance(error, BackendUnsure) for error in errors)
+    figures = (
+        f"2000 runs: {enqueued} reported enqueued, {unsure} unsure, "
+        f"{len(outcomes) - enqueued - unsure} failed; {len(in_queue)} messages in the queue "
+        f"({len(set(in_queue))} distinct)"
+    )
+    print(figures)
+    assert enqueued == len(reported), figures
+    missing = set(reported) - set(in_queue)
+    assert not missing, f"{len(missing)} reported enqueued but not in the queue: {figures}"
+    assert len(in_queue) == len(set(in_queue)), figures

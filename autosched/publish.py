@@ -1,0 +1,144 @@
+"""The batch writer of django-tasks-fennel (Celery): the messages its enqueue sends, confirmed.
+
+Celery publishes without confirms by default: ``basic.publish`` returns once the message is in
+the socket's buffer, so a broker that stops answering takes messages that never reach a queue
+while every enqueue reports success. On an AMQP broker (RabbitMQ) this writer sends a batch's
+messages on a channel in confirm mode, all at once, then waits for the broker's acks, for at
+most ``AUTOSCHED_ENQUEUE_CONFIRM_TIMEOUT`` seconds in all: a run is reported enqueued only once
+the broker has acked it, failed when it nacked it or nothing was sent, and unsure (it may or
+may not be queued) when its ack did not come in time. Nothing is published twice: Celery's
+publish retry is off for these messages, since a message sent again after a lost ack is a
+second run. Other brokers (Redis) keep fennel's own ``enqueue``, whose publish waits for the
+server's reply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+from autosched.conf import conf, valid_confirm_timeout
+from autosched.worker import tasks_module
+
+if TYPE_CHECKING:
+    from autosched.enqueue import Batch
+
+__all__ = ["publish_confirmed"]
+
+
+def publish_confirmed(engine: Any, batch: Batch, database: str | None) -> None:
+    """Enqueue to django-tasks-fennel's CeleryBackend; each run is confirmed by the broker."""
+    from celery import current_app  # type: ignore[import-untyped]
+    from django.utils import timezone
+    from django_tasks_fennel import backend as fennel
+    from django_tasks_fennel.compat import get_random_id
+
+    from autosched.engines import _announce, _validated
+
+    runs: list[tuple[int, Any]] = []
+    for number, task in _validated(engine, batch):
+        # A deferred run (never one of autosched's) keeps the per-run way, which schedules it.
+        (runs if task.run_after is None else batch.pending).append((number, task))
+    if not runs:
+        return
+    timeout = valid_confirm_timeout(conf.ENQUEUE_CONFIRM_TIMEOUT)
+    deadline = time.monotonic() + timeout
+    with current_app.pool.acquire(block=True, timeout=timeout) as connection:
+        if connection.transport.driver_type != "amqp":
+            batch.pending.extend(runs)  # no confirms there: fennel's enqueue, run by run
+            return
+        sent: list[tuple[int, Any, str, Any]] = []  # (run, task, id, enqueued at)
+        acks: dict[int, bool] = {}  # delivery tag -> acked (True) or nacked
+        error: Exception | None = None
+        try:
+            connection.connect()
+            sock = _socket(connection)
+            sock.settimeout(timeout)  # every read and write of the batch is bounded
+            channel = connection.channel()
+            channel.events["basic_ack"].add(functools.partial(_confirmed, acks, True))
+            channel.events["basic_nack"].add(functools.partial(_confirmed, acks, False))
+            channel.confirm_select()
+            producer = current_app.amqp.Producer(channel, auto_declare=False)
+            for number, task in runs:
+                args = batch.runs[number].args
+                result_id = get_random_id()
+                enqueued_at = timezone.now()
+                fennel._store_enqueue_info(result_id, task.module_path, args, {}, enqueued_at)
+                sent.append((number, task, result_id, enqueued_at))
+                current_app.send_task(
+                    fennel._to_celery_name(task.module_path),
+                    args=args,
+                    kwargs={},
+                    task_id=result_id,
+                    eta=None,
+                    priority=fennel._map_priority(task.priority),
+                    headers={fennel.DJANGO_TASKS_PRIORITY_HEADER: task.priority},
+                    queue=task.queue_name,
+                    producer=producer,
+                    retry=False,  # a message sent again after a lost ack runs twice
+                )
+            while len(acks) < len(sent):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"the broker confirmed {len(acks)} of {len(sent)} in time")
+                connection.drain_events(timeout=remaining)
+            with contextlib.suppress(Exception):
+                channel.close()
+            sock.settimeout(None)
+        except Exception as exc:
+            error = exc
+            # The connection is in an unknown state: the next batch makes a new one.
+            with contextlib.suppress(Exception):
+                connection.collect()
+    announced = []
+    for tag, (number, task, result_id, enqueued_at) in enumerate(sent, start=1):
+        acked = acks.get(tag)
+        if acked:
+            args = batch.runs[number].args
+            result = functools.partial(_result, task, result_id, enqueued_at, engine.alias, args)
+            announced.append((number, result_id, task.module_path, result))
+        elif acked is False:
+            batch.failed(number, RuntimeError("the broker refused the message (basic.nack)"))
+        else:
+            batch.unsure(number, error or RuntimeError("no confirm"))
+    for number, _ in runs[len(sent) :]:  # never sent
+        batch.failed(number, error or RuntimeError("not sent"))
+    signals = importlib.import_module(f"{tasks_module().__name__}.signals")
+    _announce(signals, type(engine), batch, announced)
+
+
+def _confirmed(acks: dict[int, bool], acked: bool, delivery_tag: int, multiple: bool) -> None:
+    """Note the broker's ack or nack of ``delivery_tag`` (and of every tag before it)."""
+    if multiple:
+        for tag in range(1, delivery_tag + 1):
+            acks.setdefault(tag, acked)
+    acks[delivery_tag] = acked
+
+
+def _socket(connection: Any) -> socket.socket:
+    """The socket of a py-amqp kombu ``connection``."""
+    return connection.connection.transport.sock  # type: ignore[no-any-return]
+
+
+def _result(task: Any, result_id: str, enqueued_at: Any, alias: str, args: Any) -> Any:
+    """The TaskResult that CeleryBackend.enqueue returns for a run."""
+    from django_tasks_fennel.compat import TaskResult, TaskResultStatus
+
+    return TaskResult(
+        task=task,
+        id=result_id,
+        status=TaskResultStatus.READY,
+        enqueued_at=enqueued_at,
+        started_at=None,
+        last_attempted_at=None,
+        finished_at=None,
+        args=args,
+        kwargs={},
+        backend=alias,
+        errors=[],
+        worker_ids=[],
+    )
