@@ -33,9 +33,6 @@ __all__ = ["publish_confirmed"]
 def publish_confirmed(engine: Any, batch: Batch, database: str | None) -> None:
     """Enqueue to django-tasks-fennel's CeleryBackend; each run is confirmed by the broker."""
     from celery import current_app  # type: ignore[import-untyped]
-    from django.utils import timezone
-    from django_tasks_fennel import backend as fennel
-    from django_tasks_fennel.compat import get_random_id
 
     from autosched.engines import _announce, _validated
 
@@ -47,56 +44,29 @@ def publish_confirmed(engine: Any, batch: Batch, database: str | None) -> None:
         return
     timeout = valid_confirm_timeout(conf.ENQUEUE_CONFIRM_TIMEOUT)
     deadline = time.monotonic() + timeout
-    with current_app.pool.acquire(block=True, timeout=timeout) as connection:
-        if connection.transport.driver_type != "amqp":
-            batch.pending.extend(runs)  # no confirms there: fennel's enqueue, run by run
-            return
-        sent: list[tuple[int, Any, str, Any]] = []  # (run, task, id, enqueued at)
-        acks: dict[int, bool] = {}  # delivery tag -> acked (True) or nacked
-        error: Exception | None = None
-        try:
-            connection.connect()
-            sock = _socket(connection)
-            sock.settimeout(timeout)  # every read and write of the batch is bounded
-            channel = connection.channel()
-            channel.events["basic_ack"].add(functools.partial(_confirmed, acks, True))
-            channel.events["basic_nack"].add(functools.partial(_confirmed, acks, False))
-            channel.confirm_select()
-            producer = current_app.amqp.Producer(channel, auto_declare=False)
-            for number, task in runs:
-                args = batch.runs[number].args
-                result_id = get_random_id()
-                enqueued_at = timezone.now()
-                fennel._store_enqueue_info(result_id, task.module_path, args, {}, enqueued_at)
-                sent.append((number, task, result_id, enqueued_at))
-                current_app.send_task(
-                    fennel._to_celery_name(task.module_path),
-                    args=args,
-                    kwargs={},
-                    task_id=result_id,
-                    eta=None,
-                    priority=fennel._map_priority(task.priority),
-                    headers={fennel.DJANGO_TASKS_PRIORITY_HEADER: task.priority},
-                    queue=task.queue_name,
-                    producer=producer,
-                    retry=False,  # a message sent again after a lost ack runs twice
-                )
-            while len(acks) < len(sent):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"the broker confirmed {len(acks)} of {len(sent)} in time")
-                connection.drain_events(timeout=remaining)
-            with contextlib.suppress(Exception):
-                channel.close()
-            sock.settimeout(None)
-        except Exception as exc:
-            error = exc
-            # The connection is in an unknown state: the next batch makes a new one.
-            with contextlib.suppress(Exception):
-                connection.collect()
+    publish = _Publish(batch, runs, deadline)
+    try:
+        with current_app.pool.acquire(block=True, timeout=timeout) as connection:
+            if connection.transport.driver_type != "amqp":
+                batch.pending.extend(runs)  # no confirms there: fennel's enqueue, run by run
+                return
+            for attempt in (1, 2):
+                try:
+                    publish.send(connection)
+                    break
+                except Exception:
+                    # The connection is in an unknown state: drop it, the next one is new.
+                    # One the broker closed while idle fails before a message goes out:
+                    # that alone is tried again.
+                    with contextlib.suppress(Exception):
+                        connection.collect()
+                    if publish.sent or attempt == 2:
+                        raise
+    except Exception as exc:
+        publish.error = exc
     announced = []
-    for tag, (number, task, result_id, enqueued_at) in enumerate(sent, start=1):
-        acked = acks.get(tag)
+    for tag, (number, task, result_id, enqueued_at) in enumerate(publish.sent, start=1):
+        acked = publish.acks.get(tag)
         if acked:
             args = batch.runs[number].args
             result = functools.partial(_result, task, result_id, enqueued_at, engine.alias, args)
@@ -104,11 +74,72 @@ def publish_confirmed(engine: Any, batch: Batch, database: str | None) -> None:
         elif acked is False:
             batch.failed(number, RuntimeError("the broker refused the message (basic.nack)"))
         else:
-            batch.unsure(number, error or RuntimeError("no confirm"))
-    for number, _ in runs[len(sent) :]:  # never sent
-        batch.failed(number, error or RuntimeError("not sent"))
+            batch.unsure(number, publish.error or RuntimeError("no confirm"))
+    for number, _ in runs[len(publish.sent) :]:  # never sent
+        batch.failed(number, publish.error or RuntimeError("not sent"))
     signals = importlib.import_module(f"{tasks_module().__name__}.signals")
     _announce(signals, type(engine), batch, announced)
+
+
+class _Publish:
+    """The messages of a batch's runs, published on one channel in confirm mode."""
+
+    def __init__(self, batch: Batch, runs: list[tuple[int, Any]], deadline: float) -> None:
+        self.batch, self.runs, self.deadline = batch, runs, deadline
+        #: (run, task, id, enqueued at) of each message handed to the connection, in order:
+        #: the n-th has delivery tag n.
+        self.sent: list[tuple[int, Any, str, Any]] = []
+        #: The broker's answer for each delivery tag: acked (True) or nacked (False).
+        self.acks: dict[int, bool] = {}
+        self.error: Exception | None = None
+
+    def send(self, connection: Any) -> None:
+        """Publish every run, then wait for the broker to confirm them all, until the deadline.
+
+        Raise on a failure (a message unconfirmed at the deadline: ``TimeoutError``).
+        """
+        from celery import current_app
+        from django.utils import timezone
+        from django_tasks_fennel import backend as fennel
+        from django_tasks_fennel.compat import get_random_id
+
+        connection.connect()
+        sock = _socket(connection)
+        sock.settimeout(self._remaining())  # every read and write of the batch is bounded
+        channel = connection.channel()
+        channel.events["basic_ack"].add(functools.partial(_confirmed, self.acks, True))
+        channel.events["basic_nack"].add(functools.partial(_confirmed, self.acks, False))
+        channel.confirm_select()
+        producer = current_app.amqp.Producer(channel, auto_declare=False)
+        for number, task in self.runs:
+            args = self.batch.runs[number].args
+            result_id = get_random_id()
+            enqueued_at = timezone.now()
+            # As fennel's enqueue, before the message: its result backend's side channel.
+            fennel._store_enqueue_info(result_id, task.module_path, args, {}, enqueued_at)
+            self.sent.append((number, task, result_id, enqueued_at))
+            current_app.send_task(
+                fennel._to_celery_name(task.module_path),
+                args=args,
+                kwargs={},
+                task_id=result_id,
+                eta=None,
+                priority=fennel._map_priority(task.priority),
+                headers={fennel.DJANGO_TASKS_PRIORITY_HEADER: task.priority},
+                queue=task.queue_name,
+                producer=producer,
+                retry=False,  # a message sent again after a lost ack runs twice
+            )
+        while len(self.acks) < len(self.sent):
+            if (remaining := self._remaining()) <= 0:
+                confirmed = f"{len(self.acks)} of {len(self.sent)}"
+                raise TimeoutError(f"the broker confirmed {confirmed} messages in time")
+            connection.drain_events(timeout=remaining)
+        channel.close()
+        sock.settimeout(None)
+
+    def _remaining(self) -> float:
+        return self.deadline - time.monotonic()
 
 
 def _confirmed(acks: dict[int, bool], acked: bool, delivery_tag: int, multiple: bool) -> None:
