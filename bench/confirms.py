@@ -5,12 +5,15 @@
 Sends ``--runs`` runs with ``enqueue_many`` in batches of 100 (as the enqueue threads do) to a
 fresh queue of the RabbitMQ at AUTOSCHED_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1//):
 first with autosched's confirmed batch writer (the default), then run by run through
-django-tasks-fennel's own ``enqueue`` (Celery's default: no confirms). Prints runs a second.
+django-tasks-fennel's own ``enqueue``: with Celery's defaults (no confirms), and with
+``broker_transport_options={"confirm_publish": True}`` (each publish waits for its own ack).
+Prints runs a second.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -32,14 +35,20 @@ def setup() -> None:
         USE_TZ=True,
         DATABASES={},
     )
-    from celery import Celery
-
-    app = Celery("bench-confirms", broker=AMQP_URL)
-    app.set_current()
-    app.set_default()
+    use_app()  # before django.setup(): fennel installs an app of its own when none is current
     import django
 
     django.setup()
+
+
+def use_app(**transport_options: object) -> None:
+    """Make a Celery app of these transport options the current one."""
+    from celery import Celery
+
+    app = Celery("bench-confirms", broker=AMQP_URL)
+    app.conf.broker_transport_options = transport_options
+    app.set_current()
+    app.set_default()
 
 
 def rate(count: int) -> float:
@@ -63,21 +72,25 @@ def main() -> None:
 
     from autosched import engines
 
+    per_run = mock.patch.object(engines, "_WRITERS", engines._WRITERS[:2])
+    plain: dict[str, object] = {}
+    apps = {"batch": plain, "plain": plain, "each": {"confirm_publish": True}}
+    rates: dict[str, list[float]] = {name: [] for name in apps}
     try:
-        rate(100)  # warm up: connections, the queue's declaration
-        confirmed, unconfirmed = [], []
         for _ in range(args.repeat):
-            confirmed.append(rate(args.runs))
-            with mock.patch.object(engines, "_WRITERS", engines._WRITERS[:2]):
-                unconfirmed.append(rate(args.runs))
+            for name, options in apps.items():
+                use_app(**options)
+                with per_run if name != "batch" else contextlib.nullcontext():
+                    rate(100)  # warm up: connections, the queue's declaration
+                    rates[name].append(rate(args.runs))
     finally:
         with kombu.Connection(AMQP_URL) as connection:
             kombu.Queue(QUEUE, channel=connection.default_channel).delete()
             kombu.Exchange(QUEUE, channel=connection.default_channel).delete()
-    best = max
     print(f"{args.runs} runs to RabbitMQ in batches of 100, best of {args.repeat}:")
-    print(f"  confirmed (autosched's batch writer): {best(confirmed):,.0f} runs/s")
-    print(f"  unconfirmed (fennel's enqueue, run by run): {best(unconfirmed):,.0f} runs/s")
+    print(f"  confirmed per batch (autosched's writer):     {max(rates['batch']):,.0f} runs/s")
+    print(f"  unconfirmed (fennel's enqueue, Celery's default): {max(rates['plain']):,.0f} runs/s")
+    print(f"  confirmed one by one (fennel, confirm_publish):   {max(rates['each']):,.0f} runs/s")
 
 
 if __name__ == "__main__":
