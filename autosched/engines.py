@@ -18,11 +18,11 @@ import importlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from autosched.publish import publish_confirmed
 from autosched.worker import tasks_module
+from autosched.writing import announce, validated
 
 if TYPE_CHECKING:
     from autosched.enqueue import Batch
@@ -66,7 +66,7 @@ def insert_rows(engine: Any, batch: Batch, database: str | None) -> None:
         return
     rows: list[tuple[int, Any]] = []
     again = False  # whether a run goes under the id of an attempt that may have been stored
-    for number, task in _validated(engine, batch):
+    for number, task in validated(engine, batch):
         try:
             row_id = batch.ids[number]
             again = again or row_id is not None
@@ -102,7 +102,7 @@ def insert_rows(engine: Any, batch: Batch, database: str | None) -> None:
         )
         for number, row in rows
     ]
-    _announce(signals, type(engine), batch, announced)
+    announce(signals, type(engine), batch, announced)
 
 
 def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
@@ -125,7 +125,7 @@ def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
     from rq.job import JobStatus
 
     queues: dict[str, list[tuple[int, Any]]] = defaultdict(list)
-    for number, task in _validated(engine, batch):
+    for number, task in validated(engine, batch):
         if task.run_after is None:
             queues[task.queue_name].append((number, task))
         else:
@@ -170,7 +170,7 @@ def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
         for (number, job), (_, task) in zip(jobs, runs, strict=True):
             result = functools.partial(_rq_result, job, task, batch.backend)
             announced.append((number, job.id, job.func_name, result))
-        _announce(django_tasks.signals, type(engine), batch, announced)
+        announce(django_tasks.signals, type(engine), batch, announced)
 
 
 def _execute_once(pipeline: Any) -> None:
@@ -201,29 +201,6 @@ def _rq_stored(queue: Any, jobs: Sequence[tuple[int, Any]]) -> bool | None:
         return None
 
 
-def _validated(engine: Any, batch: Batch) -> list[tuple[int, Any]]:
-    """Take the batch's pending runs; refuse those ``engine.validate_task`` refuses.
-
-    Each task is validated once: most runs of a batch share one.
-    """
-    pending, batch.pending = batch.pending, []
-    refusals: dict[int, Exception | None] = {}
-    valid = []
-    for number, task in pending:
-        if id(task) not in refusals:
-            try:
-                engine.validate_task(task)
-            except Exception as exc:
-                refusals[id(task)] = exc
-            else:
-                refusals[id(task)] = None
-        if (refusal := refusals[id(task)]) is not None:
-            batch.refused(number, refusal)
-        else:
-            valid.append((number, task))
-    return valid
-
-
 def _rq_result(job: Any, task: Any, backend: str) -> Any:
     """The TaskResult that RQBackend.enqueue returns for ``job``."""
     from django_tasks.base import TaskResult, TaskResultStatus
@@ -242,38 +219,6 @@ def _rq_result(job: Any, task: Any, backend: str) -> Any:
         errors=[],
         worker_ids=[],
     )
-
-
-def _announce(
-    signals: ModuleType,
-    sender: type,
-    batch: Batch,
-    enqueued: Sequence[tuple[int, str, str, Callable[[], Any]]],
-) -> None:
-    """Report each (run, id, task path, its TaskResult) enqueued; send ``task_enqueued``."""
-    signal = signals.task_enqueued
-    own_log = getattr(signals, "log_task_enqueued", None)
-    notify = signal.has_listeners(sender) and any(
-        receiver is not own_log for receiver in _receivers(signal, sender)
-    )
-    log = signals.logger.isEnabledFor(logging.DEBUG) and not notify
-    for number, result_id, path, task_result in enqueued:
-        if notify:
-            try:
-                signal.send(sender, task_result=task_result())
-            except Exception as exc:  # as the backend's enqueue would have raised
-                batch.failed(number, exc)
-                continue
-        elif log:
-            signals.logger.debug(
-                "Task id=%s path=%s enqueued backend=%s", result_id, path, batch.backend
-            )
-        batch.enqueued(number, result_id)
-
-
-def _receivers(signal: Any, sender: type) -> list[Any]:
-    sync_receivers, async_receivers = signal._live_receivers(sender)
-    return [*sync_receivers, *async_receivers]
 
 
 _WRITERS: list[tuple[str, str, tuple[str, ...], Writer]] = [

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from autosched.conf import conf, valid_confirm_timeout
 from autosched.worker import tasks_module
+from autosched.writing import announce, validated
 
 if TYPE_CHECKING:
     from autosched.enqueue import Batch
@@ -34,10 +35,8 @@ def publish_confirmed(engine: Any, batch: Batch, database: str | None) -> None:
     """Enqueue to django-tasks-fennel's CeleryBackend; each run is confirmed by the broker."""
     from celery import current_app  # type: ignore[import-untyped]
 
-    from autosched.engines import _announce, _validated
-
     runs: list[tuple[int, Any]] = []
-    for number, task in _validated(engine, batch):
+    for number, task in validated(engine, batch):
         # A deferred run (never one of autosched's) keeps the per-run way, which schedules it.
         (runs if task.run_after is None else batch.pending).append((number, task))
     if not runs:
@@ -78,7 +77,7 @@ def publish_confirmed(engine: Any, batch: Batch, database: str | None) -> None:
     for number, _ in runs[len(publish.sent) :]:  # never sent
         batch.failed(number, publish.error or RuntimeError("not sent"))
     signals = importlib.import_module(f"{tasks_module().__name__}.signals")
-    _announce(signals, type(engine), batch, announced)
+    announce(signals, type(engine), batch, announced)
 
 
 class _Publish:
