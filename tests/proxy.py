@@ -136,6 +136,9 @@ class Proxy:
                 # From now on nothing goes back to the client, and nothing more to the server.
                 link.cutting = True
                 threading.Thread(target=self._cut, args=(link,), daemon=True).start()
+            elif action == "blackhole":
+                # Before this chunk goes: not even its reply may come back.
+                self.blackhole()
             try:
                 sink.sendall(data)
             except OSError:
@@ -144,7 +147,6 @@ class Proxy:
             if action == "cut":
                 return
             if action == "blackhole":
-                self.blackhole()
                 self.triggered.set()
 
     def _cut(self, link: _Link) -> None:
