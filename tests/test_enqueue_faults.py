@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 import redis as redis_py
 
-from autosched.enqueue import BackendUnsure, RunToEnqueue, enqueue_many
+from autosched.enqueue import BackendFailed, BackendUnsure, RunToEnqueue, enqueue_many
 from tests.processes.engines import AMQP_URL, REDIS_URL, celery_queue, rq_queue
 from tests.processes.helpers import ON_POSTGRES
 from tests.proxy import Proxy
@@ -252,3 +252,22 @@ def test_celery_reports_enqueued_only_what_the_broker_confirmed(
     missing = set(reported) - set(in_queue)
     assert not missing, f"{len(missing)} reported enqueued but not in the queue: {figures}"
     assert len(in_queue) == len(set(in_queue)), figures
+
+
+def test_celery_runs_the_broker_refuses_are_failed(
+    celery_proxy: tuple[str, Proxy], settings: Any
+) -> None:
+    import kombu
+    from celery import current_app
+
+    queue, _ = celery_proxy
+    # A queue that takes 5 messages and nacks the rest.
+    limits = {"x-max-length": 5, "x-overflow": "reject-publish"}
+    current_app.conf.task_queues = [
+        kombu.Queue(queue, kombu.Exchange(queue), routing_key=queue, queue_arguments=limits)
+    ]
+    errors = enqueue_many("default", runs(8, queue=queue))
+    assert errors[:5] == [None] * 5
+    assert all(type(error) is BackendFailed for error in errors[5:])
+    assert "the broker refused the message (basic.nack)" in str(errors[5])
+    assert len(celery_message_ids(queue)) == 5
