@@ -3,8 +3,11 @@
 ``enqueue_many`` takes the runs due together and enqueues them through the backend's own
 ``enqueue``, one transaction for the batch on a database backend; or, on the engines that
 ``autosched.engines`` knows, writes the whole batch the way their ``enqueue`` writes one run
-(one INSERT on django-tasks-db, one Redis pipeline on django-tasks-rq). Each run gets its own
-outcome: enqueued, refused by the backend (a queue it lacks), or failed with the backend.
+(one INSERT on django-tasks-db, one Redis pipeline on django-tasks-rq, confirmed messages on
+Celery over RabbitMQ). Each run gets its own outcome: enqueued, refused by the backend (a queue
+it lacks), failed with the backend, or unsure (the backend did not confirm it: it may or may
+not be enqueued). A run is reported enqueued only when the backend said so or it was found
+stored after an error; nothing is written twice by a retry.
 """
 
 from __future__ import annotations
