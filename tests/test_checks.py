@@ -128,6 +128,12 @@ def test_e004_the_ttl_must_be_a_positive_number(settings: Any, bad: object) -> N
     assert ids() == ["autosched.E004"]
 
 
+@pytest.mark.parametrize("bad", [0, -1, "10", True, float("inf")])
+def test_e011_the_confirm_timeout_must_be_a_positive_number(settings: Any, bad: object) -> None:
+    settings.AUTOSCHED_ENQUEUE_CONFIRM_TIMEOUT = bad
+    assert ids() == ["autosched.E011"]
+
+
 def test_the_status_settings_are_known(settings: Any) -> None:
     settings.AUTOSCHED_STATUS_TTL = 2.5
     settings.AUTOSCHED_STATUS_CACHE = "default"
@@ -142,6 +148,7 @@ def test_the_status_settings_are_known(settings: Any) -> None:
         ("AUTOSCHED_MAX_WORKERS", "valid_max_workers", 0),
         ("AUTOSCHED_STATUS_TTL", "valid_status_ttl", "5"),
         ("AUTOSCHED_MISSED_SLOT_GRACE", "valid_missed_slot_grace", -2),
+        ("AUTOSCHED_ENQUEUE_CONFIRM_TIMEOUT", "valid_confirm_timeout", 0),
     ],
 )
 def test_a_check_says_what_the_settings_validator_says(
