@@ -68,10 +68,7 @@ _SINGLE: tuple[tuple[str, str, Callable[[object], object], Promise, Promise], ..
         "autosched.E011",
         "ENQUEUE_CONFIRM_TIMEOUT",
         settings_module.valid_confirm_timeout,
-        _(
-            "AUTOSCHED_ENQUEUE_CONFIRM_TIMEOUT must be a positive number of seconds, "
-            "not %(value)s."
-        ),
+        _("AUTOSCHED_ENQUEUE_CONFIRM_TIMEOUT must be a positive number of seconds, not %(value)s."),
         _("Set it to e.g. 10.0, or remove it to use the default (10.0)."),
     ),
 )
