@@ -78,6 +78,13 @@ _SINGLE: tuple[tuple[str, str, Callable[[object], object], Promise, Promise], ..
         _("AUTOSCHED_RUN_HISTORY_BYTES must be a whole number of bytes >= 0, not %(value)s."),
         _("Set it to e.g. 33554432 (32 MiB), or remove it to use that default."),
     ),
+    (
+        "autosched.E011",
+        "ENQUEUE_CONFIRM_TIMEOUT",
+        settings_module.valid_confirm_timeout,
+        _("AUTOSCHED_ENQUEUE_CONFIRM_TIMEOUT must be a positive number of seconds, not %(value)s."),
+        _("Set it to e.g. 10.0, or remove it to use the default (10.0)."),
+    ),
 )
 
 

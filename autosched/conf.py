@@ -65,6 +65,11 @@ class Settings:
         return cast(str, self._get("STATUS_CACHE", "default"))
 
     @property
+    def ENQUEUE_CONFIRM_TIMEOUT(self) -> float:
+        """Seconds an enqueue waits for the broker to confirm a batch (Celery on RabbitMQ)."""
+        return cast(float, self._get("ENQUEUE_CONFIRM_TIMEOUT", 10.0))
+
+    @property
     def STATUS_TTL(self) -> float:
         """Seconds a published status stays valid; after that the scheduler counts as gone."""
         return cast(float, self._get("STATUS_TTL", 5.0))
@@ -126,6 +131,11 @@ def valid_grace_period(value: object, label: str = "AUTOSCHED_GRACE_PERIOD") -> 
 def valid_missed_slot_grace(value: object, label: str = "AUTOSCHED_MISSED_SLOT_GRACE") -> float:
     """Return how far back a newly active scheduler runs a missed slot (seconds, >= 0)."""
     return _number(value, label, "a number of seconds >= 0", lambda v: v >= 0)
+
+
+def valid_confirm_timeout(value: object, label: str = "AUTOSCHED_ENQUEUE_CONFIRM_TIMEOUT") -> float:
+    """Return how long an enqueue waits for the broker's confirms (seconds, > 0)."""
+    return _number(value, label, "a positive number of seconds", lambda v: v > 0)
 
 
 def valid_max_workers(value: object, label: str = "AUTOSCHED_MAX_WORKERS") -> int:

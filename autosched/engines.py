@@ -18,10 +18,11 @@ import importlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from autosched.publish import publish_confirmed
 from autosched.worker import tasks_module
+from autosched.writing import announce, validated
 
 if TYPE_CHECKING:
     from autosched.enqueue import Batch
@@ -64,10 +65,13 @@ def insert_rows(engine: Any, batch: Batch, database: str | None) -> None:
     if isinstance(engine._get_id(), Expression):
         return
     rows: list[tuple[int, Any]] = []
-    for number, task in _validated(engine, batch):
+    again = False  # whether a run goes under the id of an attempt that may have been stored
+    for number, task in validated(engine, batch):
         try:
+            row_id = batch.ids[number]
+            again = again or row_id is not None
             row: Any = DBTaskResult(
-                id=engine._get_id(),
+                id=row_id if row_id is not None else engine._get_id(),
                 args_kwargs=normalize_json({"args": batch.runs[number].args, "kwargs": {}}),
                 priority=task.priority,
                 task_path=task.module_path,
@@ -78,11 +82,16 @@ def insert_rows(engine: Any, batch: Batch, database: str | None) -> None:
         except Exception as exc:
             batch.failed(number, exc)
         else:
+            batch.ids[number] = normalize_uuid(row.id)
             rows.append((number, row))
     if not rows:
         return
-    # A database error escapes: it rolls back every run of the batch.
-    DBTaskResult.objects.using(database).bulk_create([row for _, row in rows])
+    # A database error escapes: it rolls back every run of the batch. Written again, a row
+    # that the earlier attempt's commit (in flight, unseen by the check) stores is skipped:
+    # the id is the key a second INSERT cannot duplicate.
+    DBTaskResult.objects.using(database).bulk_create(
+        [row for _, row in rows], ignore_conflicts=again
+    )
     signals = importlib.import_module(f"{tasks_module().__name__}.signals")
     announced = [
         (
@@ -93,7 +102,7 @@ def insert_rows(engine: Any, batch: Batch, database: str | None) -> None:
         )
         for number, row in rows
     ]
-    _announce(signals, type(engine), batch, announced)
+    announce(signals, type(engine), batch, announced)
 
 
 def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
@@ -101,9 +110,10 @@ def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
 
     Each job is made by RQ's ``create_job`` with the arguments its ``enqueue`` gives and
     enqueued by RQ's ``enqueue_job`` on the pipeline, so it is the job that ``enqueue``
-    stores, on the same queue; the pipeline is one MULTI/EXEC: a Redis failure fails every
-    run of that queue, and none was enqueued. Deferred tasks (``run_after``) keep the per-run
-    way, which schedules them.
+    stores, on the same queue; the pipeline is one MULTI/EXEC, sent once: a Redis failure
+    fails every run of that queue, unless the jobs are found stored after it (the reply was
+    lost), and runs that Redis cannot be asked about are reported unsure. Deferred tasks
+    (``run_after``) keep the per-run way, which schedules them.
     """
     import django_rq
     import django_tasks.signals
@@ -115,7 +125,7 @@ def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
     from rq.job import JobStatus
 
     queues: dict[str, list[tuple[int, Any]]] = defaultdict(list)
-    for number, task in _validated(engine, batch):
+    for number, task in validated(engine, batch):
         if task.run_after is None:
             queues[task.queue_name].append((number, task))
         else:
@@ -139,11 +149,17 @@ def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
                     at_front = task.priority == TASK_MAX_PRIORITY
                     queue.enqueue_job(job, pipeline=pipeline, at_front=at_front)
                     jobs.append((number, job))
-                pipeline.execute()
+                _execute_once(pipeline)
         except redis.RedisError as exc:
+            # The reply to EXEC may be what was lost, the jobs stored: look before saying.
+            stored = _rq_stored(queue, jobs) if jobs else False
             for number, _ in runs:
-                batch.failed(number, exc)
-            continue
+                if stored is None:
+                    batch.unsure(number, exc)
+                elif not stored:
+                    batch.failed(number, exc)
+            if not stored:
+                continue
         except Exception:
             # Not Redis but a run (say, arguments it cannot pickle), and the pipeline is
             # dropped unsent: the runs of this queue go one by one, so that it fails alone.
@@ -154,30 +170,35 @@ def push_jobs(engine: Any, batch: Batch, database: str | None) -> None:
         for (number, job), (_, task) in zip(jobs, runs, strict=True):
             result = functools.partial(_rq_result, job, task, batch.backend)
             announced.append((number, job.id, job.func_name, result))
-        _announce(django_tasks.signals, type(engine), batch, announced)
+        announce(django_tasks.signals, type(engine), batch, announced)
 
 
-def _validated(engine: Any, batch: Batch) -> list[tuple[int, Any]]:
-    """Take the batch's pending runs; refuse those ``engine.validate_task`` refuses.
+def _execute_once(pipeline: Any) -> None:
+    """Execute the MULTI/EXEC ``pipeline`` once, whatever retries its client is set up with.
 
-    Each task is validated once: most runs of a batch share one.
+    A transaction sent again after its reply was lost would push every job a second time.
     """
-    pending, batch.pending = batch.pending, []
-    refusals: dict[int, Exception | None] = {}
-    valid = []
-    for number, task in pending:
-        if id(task) not in refusals:
-            try:
-                engine.validate_task(task)
-            except Exception as exc:
-                refusals[id(task)] = exc
-            else:
-                refusals[id(task)] = None
-        if (refusal := refusals[id(task)]) is not None:
-            batch.refused(number, refusal)
-        else:
-            valid.append((number, task))
-    return valid
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    connection = pipeline.connection = pipeline.connection_pool.get_connection()
+    retry, connection.retry = connection.retry, Retry(NoBackoff(), 0)
+    try:
+        pipeline.execute()
+    finally:
+        connection.retry = retry
+
+
+def _rq_stored(queue: Any, jobs: Sequence[tuple[int, Any]]) -> bool | None:
+    """Return whether the jobs of a transaction that failed are stored; None if Redis cannot
+    say. A transaction is stored whole or not at all: one job found is all of them."""
+    import redis
+
+    try:
+        return bool(queue.connection.exists(*(job.key for _, job in jobs)))
+    except redis.RedisError:
+        logging.getLogger("autosched").debug("Cannot look for the jobs.", exc_info=True)
+        return None
 
 
 def _rq_result(job: Any, task: Any, backend: str) -> Any:
@@ -200,39 +221,8 @@ def _rq_result(job: Any, task: Any, backend: str) -> Any:
     )
 
 
-def _announce(
-    signals: ModuleType,
-    sender: type,
-    batch: Batch,
-    enqueued: Sequence[tuple[int, str, str, Callable[[], Any]]],
-) -> None:
-    """Report each (run, id, task path, its TaskResult) enqueued; send ``task_enqueued``."""
-    signal = signals.task_enqueued
-    own_log = getattr(signals, "log_task_enqueued", None)
-    notify = signal.has_listeners(sender) and any(
-        receiver is not own_log for receiver in _receivers(signal, sender)
-    )
-    log = signals.logger.isEnabledFor(logging.DEBUG) and not notify
-    for number, result_id, path, task_result in enqueued:
-        if notify:
-            try:
-                signal.send(sender, task_result=task_result())
-            except Exception as exc:  # as the backend's enqueue would have raised
-                batch.failed(number, exc)
-                continue
-        elif log:
-            signals.logger.debug(
-                "Task id=%s path=%s enqueued backend=%s", result_id, path, batch.backend
-            )
-        batch.enqueued(number, result_id)
-
-
-def _receivers(signal: Any, sender: type) -> list[Any]:
-    sync_receivers, async_receivers = signal._live_receivers(sender)
-    return [*sync_receivers, *async_receivers]
-
-
 _WRITERS: list[tuple[str, str, tuple[str, ...], Writer]] = [
     ("django_tasks_db.backend", "DatabaseBackend", ("enqueue", "_task_to_db_task"), insert_rows),
     ("django_tasks_rq.backend", "RQBackend", ("enqueue",), push_jobs),
+    ("django_tasks_fennel.backend", "CeleryBackend", ("enqueue",), publish_confirmed),
 ]

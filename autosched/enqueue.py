@@ -3,8 +3,11 @@
 ``enqueue_many`` takes the runs due together and enqueues them through the backend's own
 ``enqueue``, one transaction for the batch on a database backend; or, on the engines that
 ``autosched.engines`` knows, writes the whole batch the way their ``enqueue`` writes one run
-(one INSERT on django-tasks-db, one Redis pipeline on django-tasks-rq). Each run gets its own
-outcome: enqueued, refused by the backend (a queue it lacks), or failed with the backend.
+(one INSERT on django-tasks-db, one Redis pipeline on django-tasks-rq, confirmed messages on
+Celery over RabbitMQ). Each run gets its own outcome: enqueued, refused by the backend (a queue
+it lacks), failed with the backend, or unsure (the backend did not confirm it: it may or may
+not be enqueued). A run is reported enqueued only when the backend said so or it was found
+stored after an error; nothing is written twice by a retry.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from autosched.worker import DEFAULT_QUEUE, tasks_module, worker_task
 
 __all__ = [
     "BackendFailed",
+    "BackendUnsure",
     "Batch",
     "EnqueueError",
     "RunToEnqueue",
@@ -41,6 +45,10 @@ class EnqueueError(RuntimeError):
 class BackendFailed(EnqueueError):
     """The backend failed to take a run it accepted (its database or broker), rather than
     refusing the run itself (say, a queue it does not have)."""
+
+
+class BackendUnsure(BackendFailed):
+    """The backend did not confirm a run in time: it may or may not have been enqueued."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +82,7 @@ class Batch:
     """Runs to enqueue to one backend, each with the framework's task for its queue.
 
     An engine's batch writer reads ``pending`` and reports each run with ``enqueued``,
-    ``refused`` or ``failed``; a run it leaves unreported goes the per-run way.
+    ``refused``, ``failed`` or ``unsure``; a run it leaves unreported goes the per-run way.
     """
 
     def __init__(self, backend: str, runs: Sequence[RunToEnqueue]) -> None:
@@ -83,6 +91,11 @@ class Batch:
         self.errors: list[EnqueueError | None] = [None] * len(runs)
         #: (number of the run, its task) of the runs not yet reported.
         self.pending: list[tuple[int, Any]] = []
+        #: The id each run was written under by an attempt that may have been stored (a
+        #: commit whose reply was lost): a retry looks for it and writes under it again.
+        self.ids: list[str | None] = [None] * len(runs)
+        #: The runs found stored by such an attempt: enqueued, whatever comes after.
+        self.stored: set[int] = set()
 
     def enqueued(self, number: int, result_id: str) -> None:
         """Report that run ``number`` is enqueued, as ``result_id``."""
@@ -104,11 +117,17 @@ class Batch:
         """Report that the backend failed to take run ``number`` (its database or broker)."""
         self.errors[number] = self._error(BackendFailed, number, exc)
 
+    def unsure(self, number: int, exc: BaseException) -> None:
+        """Report that the backend did not confirm run ``number``: it may be enqueued or not."""
+        self.errors[number] = self._error(BackendUnsure, number, exc)
+
     def _error(self, kind: type[EnqueueError], number: int, exc: BaseException) -> EnqueueError:
         run = self.runs[number]
+        unsure = " (unconfirmed: it may or may not be enqueued)" if kind is BackendUnsure else ""
         error = kind(
             f"Cannot enqueue periodic task {run.name!r} to backend {self.backend!r}, queue "
-            f"{run.queue_name!r}: {type(exc).__name__}: {exc}; trying again at the next slot."
+            f"{run.queue_name!r}{unsure}: {type(exc).__name__}: {exc}; trying again at the "
+            "next slot."
         )
         error.__cause__ = exc
         return error
@@ -162,22 +181,31 @@ def enqueue_many(backend: str, runs: Sequence[RunToEnqueue]) -> list[EnqueueErro
     except DatabaseError:
         # The thread keeps its connection between batches (a connection per batch would cost
         # more than its INSERTs), so it may be one the server closed while idle: try once
-        # more on a fresh one before calling it a failure.
+        # more on a fresh one before calling it a failure. The connection may also have died
+        # with the COMMIT in flight, the batch stored and its reply lost: the retry first
+        # looks for the ids the batch was written under, and writes again only what is not
+        # there, under the same ids, so that no run is ever stored twice.
         connections.close_all()
         batch.pending = list(pending)
         try:
-            _enqueue(batch, database)
+            _enqueue(batch, database, retry=True)
         except DatabaseError as exc:
             connections.close_all()  # the next batch starts afresh
             for number, _ in pending:
-                batch.failed(number, exc)
+                if number not in batch.stored:
+                    batch.failed(number, exc)
     return batch.errors
 
 
-def _enqueue(batch: Batch, database: str | None) -> None:
-    """Enqueue the batch's pending runs; a database error escapes (none was enqueued)."""
+def _enqueue(batch: Batch, database: str | None, *, retry: bool = False) -> None:
+    """Enqueue the batch's pending runs; a database error escapes (none was enqueued).
+
+    On a ``retry``, the runs that an earlier attempt stored are found and reported first.
+    """
     atomic = transaction.atomic(using=database) if database else contextlib.nullcontext()
     with atomic:
+        if retry and database:
+            _find_stored(batch, database)
         engine = tasks_module().task_backends[batch.backend]
         write = batch_writer(engine)
         if write is not None:
@@ -199,7 +227,29 @@ def _enqueue_each(batch: Batch, database: str | None) -> None:
         except Exception as exc:
             batch.failed(number, exc)
         else:
+            if database:
+                batch.ids[number] = str(result.id)  # in a transaction that may be stored
             batch.enqueued(number, result.id)
+
+
+def _find_stored(batch: Batch, database: str) -> None:
+    """Report as enqueued the pending runs whose rows an earlier attempt stored."""
+    if not any(batch.ids[number] for number, _ in batch.pending):
+        return  # the earlier attempt failed before it wrote a run
+    from django_tasks_db.models import DBTaskResult  # a database backend is django-tasks-db's
+    from django_tasks_db.utils import normalize_uuid
+
+    written = {
+        normalize_uuid(result_id): number
+        for number, _ in batch.pending
+        if (result_id := batch.ids[number]) is not None
+    }
+    found = DBTaskResult.objects.using(database).filter(id__in=list(written))
+    for result_id in found.values_list("id", flat=True):
+        number = written[normalize_uuid(result_id)]
+        batch.stored.add(number)
+        batch.enqueued(number, normalize_uuid(result_id))
+    batch.pending = [(number, task) for number, task in batch.pending if number not in batch.stored]
 
 
 def _database_of(backend: str) -> str | None:

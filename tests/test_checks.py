@@ -140,6 +140,12 @@ def test_e009_accepts_zero_and_more(settings: Any, good: int) -> None:
     assert ids() == []
 
 
+@pytest.mark.parametrize("bad", [0, -1, "10", True, float("inf")])
+def test_e011_the_confirm_timeout_must_be_a_positive_number(settings: Any, bad: object) -> None:
+    settings.AUTOSCHED_ENQUEUE_CONFIRM_TIMEOUT = bad
+    assert ids() == ["autosched.E011"]
+
+
 def test_the_status_settings_are_known(settings: Any) -> None:
     settings.AUTOSCHED_STATUS_TTL = 2.5
     settings.AUTOSCHED_STATUS_CACHE = "default"
@@ -155,6 +161,7 @@ def test_the_status_settings_are_known(settings: Any) -> None:
         ("AUTOSCHED_STATUS_TTL", "valid_status_ttl", "5"),
         ("AUTOSCHED_MISSED_SLOT_GRACE", "valid_missed_slot_grace", -2),
         ("AUTOSCHED_RUN_HISTORY_BYTES", "valid_run_history_bytes", 1.5),
+        ("AUTOSCHED_ENQUEUE_CONFIRM_TIMEOUT", "valid_confirm_timeout", 0),
     ],
 )
 def test_a_check_says_what_the_settings_validator_says(

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from autosched.models import PeriodicTask
+from tests.blackhole_proxy import TcpProxy
 from tests.processes.helpers import ACTIVE, ALIAS, CommandProcess, key, postgres_only, read_runs
-from tests.proxy import TcpProxy
 
 pytestmark = postgres_only
 
