@@ -49,13 +49,14 @@ def job() -> None:
 def odd_report(request: pytest.FixtureRequest) -> Iterator[None]:
     cache.clear()
     PeriodicTask.objects.all().delete()
-    PeriodicTask.objects.create(
+    row = PeriodicTask.objects.create(
         name="remote", function="tests.testapp.tasks.no_default", interval_seconds=60
     )
     scheduler = Scheduler()
     scheduler.add_task("remote", job, 60)
-    StatusPublisher(scheduler, worker_rows=lambda: {"remote"}).publish()
-    cache.set(report_key("remote"), ODD_REPORTS[request.param])
+    StatusPublisher(scheduler, worker_rows=lambda: {"remote": row.pk}).publish()
+    # Reports go by the row's pk, and say whose they are.
+    cache.set(report_key(row.pk), {**ODD_REPORTS[request.param], "row": row.pk})
     yield
     cache.clear()
 

@@ -47,7 +47,8 @@ def names() -> list[str]:
     scheduler = Scheduler()
     for name in reversed(names):  # the scheduler holds them in no particular order
         scheduler.add_task(name, job, 3600)
-    StatusPublisher(scheduler, worker_rows=lambda: frozenset(names)).publish()
+    pks = dict(PeriodicTask.objects.values_list("name", "pk"))  # reports go by the row's pk
+    StatusPublisher(scheduler, worker_rows=lambda: pks).publish()
     return names
 
 
@@ -58,7 +59,9 @@ def test_one_page_unpickles_one_slice_and_reads_its_own_reports(
 
     page = names[PACKED_SLICE + 10 : PACKED_SLICE + 20]
     Reporter().finished(
+        PeriodicTask.objects.get(name=page[0]).pk,
         page[0],
+        slot=datetime.now(UTC).isoformat(),
         started_at=datetime.now(UTC),
         finished_at=datetime.now(UTC),
         scheduled_at=None,
@@ -82,7 +85,6 @@ def test_one_page_unpickles_one_slice_and_reads_its_own_reports(
     read_reports = autosched.status.read_reports
 
     def spy(wanted: Any, **kwargs: Any) -> Any:
-        wanted = list(wanted)
         reports_read.extend(wanted)
         return read_reports(wanted, **kwargs)
 
