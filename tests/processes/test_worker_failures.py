@@ -79,8 +79,10 @@ def test_a_worker_that_refuses_a_run_reports_and_signals_it_failed(
     def both_failed() -> bool:
         nonlocal tasks
         tasks = status_json(process_database, probe)["tasks"]
+        # The worker's report may land before the scheduler publishes its enqueue's end.
         return all(
             (tasks.get(name) or {}).get("last_outcome") == "error"
+            and (tasks.get(name) or {}).get("enqueue_outcome") == "ok"
             for name in ("new-function", "new-kwargs")
         )
 
