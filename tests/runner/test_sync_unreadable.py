@@ -74,7 +74,7 @@ def test_a_poll_drops_a_row_that_became_unreadable_and_keeps_the_others(
     assert sync.skipped == {}
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="text that is not UTF-8: SQLite only")
+@pytest.mark.sqlite_only  # text that is not UTF-8 can be stored on SQLite only
 def test_a_row_the_driver_cannot_decode_costs_only_itself(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
