@@ -594,7 +594,7 @@ def test_an_unreadable_row_is_listed_as_such_and_the_scheduler_runs_on(
 
     columns = (
         "function, interval_seconds, enabled, description, run_on, tasks_backend, queue_name, "
-        "offset_seconds, timeout_seconds, priority, created_at, updated_at"
+        "offset_seconds, timeout_seconds, priority, timezone, created_at, updated_at"
     )
     deep = '{"a": ' + "[" * 1500 + "]" * 1500 + "}"
     with sqlite3.connect(project.database) as db:
